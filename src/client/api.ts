@@ -1,0 +1,142 @@
+/**
+ * The client's public types: what callers (the Node-RED nodes, tests, benchmarks) pass in and get back.
+ * Wire shapes (what the server sends) live in wire.ts.
+ */
+import type { LookupFunction } from "node:net";
+import type { AgentMessage, AgentPlan, App, ModelInstance, Usage } from "./wire";
+
+export const CHAT_MODES = [
+  "chat_app",
+  "chat_normal",
+  "chat_knowledge",
+  "chat_flow",
+  "chat_data",
+  "chat_with_db_qa",
+  "chat_dashboard",
+] as const;
+export type ChatMode = (typeof CHAT_MODES)[number];
+
+/** TLS material for https servers, as Node-RED's tls-config node provides it. */
+export interface TlsOptions {
+  ca?: string | Buffer;
+  cert?: string | Buffer;
+  key?: string | Buffer;
+  passphrase?: string;
+  servername?: string;
+  rejectUnauthorized?: boolean;
+  alpnProtocols?: string[];
+}
+
+export interface ClientOptions {
+  /** Server root, e.g. `http://localhost:5670` (a path prefix is kept). Normalise it with normalizeBaseUrl first. */
+  baseUrl: string;
+  /** Sent as `Authorization: Bearer <key>` only when non-empty. CR or LF in it is DBGPT_INVALID_INPUT. */
+  apiKey?: string;
+  /** No bytes from the server for this long fails the request with DBGPT_TIMEOUT. 0 = none. Default 120000. */
+  idleTimeoutMs?: number;
+  /** Default: 10000, or idleTimeoutMs when that is shorter (and non-zero). */
+  connectTimeoutMs?: number;
+  /** Idle keep-alive sockets are closed after this long. Default 4000. */
+  keepAliveTimeoutMs?: number;
+  tls?: TlsOptions;
+  /** DNS lookup used by the connector (tests inject one; default: the system's). */
+  lookup?: LookupFunction;
+  /** Largest SSE event accepted; bigger is DBGPT_PROTOCOL. Default 16 MiB. */
+  maxEventBytes?: number;
+  /** Use undici's EnvHttpProxyAgent (HTTP_PROXY/HTTPS_PROXY/NO_PROXY). Default: true when one of them is set. */
+  useEnvProxy?: boolean;
+}
+
+export interface CallOptions {
+  signal?: AbortSignal;
+  /** Overrides the client's idle timeout for this call (ms, 0 = none). */
+  idleTimeoutMs?: number;
+}
+
+export interface ChatRequest {
+  chatMode: ChatMode;
+  /** App code, knowledge space, flow uid or database name. Required unless chatMode is chat_normal. */
+  chatParam?: string;
+  model: string;
+  /** The question. */
+  question: string;
+  /** Sent as conv_uid; the caller generates one when the user gave none. */
+  convUid?: string;
+  /** false = one JSON answer (chat_app always streams on the wire; its events are still produced). */
+  stream: boolean;
+  /** null (or undefined) is sent as null so the app's own temperature holds. */
+  temperature?: number | null;
+  /** Sent as both max_new_tokens and max_tokens. */
+  maxNewTokens?: number;
+  userName?: string;
+  sysCode?: string;
+}
+
+/**
+ * What a chat stream yields, in order.
+ * - delta: text appended to the answer (never empty);
+ * - replace: the answer was rewritten; `text` is the whole current answer;
+ * - reasoning: thinking text appended to the reasoning (never part of the answer).
+ * Folding (append delta, set on replace, skip reasoning) gives ChatResult.text exactly.
+ */
+export type ChatEvent =
+  { type: "delta"; text: string } | { type: "replace"; text: string } | { type: "reasoning"; text: string };
+
+export interface ChatResult {
+  /** The whole answer text. */
+  text: string;
+  /** The conv_uid sent (or, when none was sent, the one the server reported). */
+  convUid: string | undefined;
+  /** The `id` of the server's chunks / response (chat_normal streams: `chatcmpl-...`, others: the conv_uid). */
+  id: string | undefined;
+  /** The model the server reported, else the one requested. */
+  model: string;
+  /** Data events received, [DONE] excluded (1 for a non-stream answer). */
+  chunks: number;
+  /** Joined reasoning text ("" when none). */
+  reasoning: string;
+  /** ms from the call to the first answer or reasoning text; undefined when none arrived. */
+  firstTokenMs: number | undefined;
+  /** ms from the call to the end. */
+  durationMs: number;
+  /** true when the caller's signal stopped it: `text` is the partial answer. */
+  stopped: boolean;
+  /** chat_app only: the last vis markdown as sent, and its parsed agent blocks (always arrays). */
+  raw?: string;
+  messages?: AgentMessage[];
+  plans?: AgentPlan[];
+  /** Non-stream answers only. */
+  usage?: Usage;
+}
+
+/**
+ * One chat call. Iterate it for the events; `result` settles when the stream has ended.
+ * Awaiting `result` without iterating drains the stream. On failure both the iteration and `result`
+ * reject with the same DbgptError, whose `partial` holds the answer so far. When the caller's signal
+ * aborts, iteration ends and `result` resolves with `stopped: true`.
+ */
+export interface ChatCall extends AsyncIterable<ChatEvent> {
+  readonly result: Promise<ChatResult>;
+  /** The chunk id / model seen so far (for stream messages). */
+  readonly id: string | undefined;
+  readonly model: string;
+}
+
+export interface AppList {
+  /** Every app, de-duplicated by app_code, in the server's order. */
+  apps: App[];
+  /** The server's total_count. */
+  totalCount: number;
+}
+
+export interface ConnectionCheck {
+  /** true when the server answered and the key (if any) was accepted. */
+  ok: boolean;
+  /** Human-readable outcome, never containing the key. */
+  message: string;
+  /** Apps the server reported (when reachable). */
+  apps?: number;
+  code?: string;
+}
+
+export type { AgentMessage, AgentPlan, App, ModelInstance, Usage };
