@@ -1,0 +1,296 @@
+/**
+ * DbgptClient: the DB-GPT v2 App/Chat API (dbgpt-api.md) for one server. No Node-RED in here.
+ */
+import type { AppList, CallOptions, ChatCall, ChatRequest, ClientOptions, ConnectionCheck } from "./api";
+import { CHAT_PATH, ChatCallImpl, ChatExchange, chatRequestBody } from "./chat";
+import {
+  DbgptError,
+  invalidInputError,
+  isDbgptError,
+  protocolError,
+  unsuccessfulResultError,
+} from "./errors";
+import { Transport, type TextResponse } from "./http";
+import { DEFAULT_MAX_EVENT_BYTES } from "./stream";
+import type { App, AppListData, ModelInstance } from "./wire";
+
+const APPS_PATH = "/api/v2/serve/apps";
+const MODELS_PATH = "/api/v2/serve/model/models";
+/** The server ignores `page`, so the list is asked for in one page (dbgpt-api.md §8). */
+const APPS_PAGE_SIZE = 100;
+
+const DEFAULT_IDLE_TIMEOUT_MS = 120_000;
+const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 4_000;
+
+/**
+ * Checks and normalises a server URL: trimmed, http(s) with a host, no trailing "/", a path prefix kept,
+ * a pasted "/api" or "/api/v2" suffix stripped (with a warning). Throws DBGPT_INVALID_INPUT.
+ */
+export function normalizeBaseUrl(input: string): { url: string; warning?: string } {
+  if (typeof input !== "string") throw invalidInputError("the server URL must be a string");
+  const trimmed = input.trim();
+  if (trimmed === "") throw invalidInputError("the server URL is empty");
+  let url: URL;
+  try {
+    url = new URL(trimmed);
+  } catch {
+    throw invalidInputError(`the server URL "${trimmed}" is not a valid URL`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw invalidInputError(`the server URL must start with http:// or https:// (got ${url.protocol}//)`);
+  }
+  if (url.hostname === "") throw invalidInputError("the server URL has no host");
+  if (url.username !== "" || url.password !== "") {
+    throw invalidInputError("the server URL must not contain a user name or password; use the API key");
+  }
+  if (url.search !== "" || url.hash !== "") {
+    throw invalidInputError("the server URL must not contain a query (?) or fragment (#)");
+  }
+  let path = url.pathname.replace(/\/+$/, "");
+  const apiSuffix = /\/api(?:\/v2)?$/i.exec(path);
+  if (apiSuffix === null) return { url: url.origin + path };
+  path = path.slice(0, apiSuffix.index);
+  return {
+    url: url.origin + path,
+    warning: `the server URL should not end with "${apiSuffix[0]}" (the client adds it): using ${url.origin + path}`,
+  };
+}
+
+/** Header values may hold tab, printable ASCII and Latin-1; anything else cannot be sent. */
+const HEADER_UNSAFE = /[^\t\x20-\x7e\x80-\xff]/;
+
+function validTimeout(value: number | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
+    throw invalidInputError(`${name} must be a number of milliseconds >= 0`);
+  }
+  return value;
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined; // JSON.parse itself never returns undefined
+  }
+}
+
+function readJson(response: TextResponse): unknown {
+  const value = parseJson(response.text);
+  if (value === undefined) {
+    throw protocolError(
+      `DB-GPT answered HTTP ${response.status} with a body that is not JSON`,
+      response.text,
+    );
+  }
+  return value;
+}
+
+export class DbgptClient {
+  /** The normalised server root requests go to. */
+  readonly baseUrl: string;
+  private readonly transport: Transport;
+  private readonly maxEventBytes: number;
+
+  constructor(options: ClientOptions) {
+    if (options === null || typeof options !== "object")
+      throw invalidInputError("client options are required");
+    this.baseUrl = normalizeBaseUrl(options.baseUrl).url;
+    const apiKey = options.apiKey === undefined || options.apiKey === "" ? undefined : options.apiKey;
+    if (apiKey !== undefined) {
+      if (typeof apiKey !== "string") throw invalidInputError("the API key must be a string");
+      if (/[\r\n]/.test(apiKey)) throw invalidInputError("the API key contains a line break (CR or LF)");
+      if (HEADER_UNSAFE.test(apiKey)) {
+        throw invalidInputError("the API key contains characters that cannot be sent in an HTTP header");
+      }
+    }
+    const idleTimeoutMs = validTimeout(options.idleTimeoutMs, "idleTimeoutMs") ?? DEFAULT_IDLE_TIMEOUT_MS;
+    const connectTimeoutMs =
+      validTimeout(options.connectTimeoutMs, "connectTimeoutMs") ??
+      (idleTimeoutMs > 0 ? Math.min(DEFAULT_CONNECT_TIMEOUT_MS, idleTimeoutMs) : DEFAULT_CONNECT_TIMEOUT_MS);
+    const keepAliveTimeoutMs =
+      validTimeout(options.keepAliveTimeoutMs, "keepAliveTimeoutMs") ?? DEFAULT_KEEP_ALIVE_TIMEOUT_MS;
+    const maxEventBytes = options.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES;
+    if (!Number.isInteger(maxEventBytes) || maxEventBytes <= 0) {
+      throw invalidInputError("maxEventBytes must be a positive integer");
+    }
+    this.maxEventBytes = maxEventBytes;
+    const env = process.env;
+    const useEnvProxy =
+      options.useEnvProxy ?? Boolean(env.HTTP_PROXY || env.http_proxy || env.HTTPS_PROXY || env.https_proxy);
+    this.transport = new Transport({
+      baseUrl: this.baseUrl,
+      apiKey,
+      idleTimeoutMs,
+      connectTimeoutMs,
+      keepAliveTimeoutMs,
+      ...(options.tls === undefined ? {} : { tls: options.tls }),
+      ...(options.lookup === undefined ? {} : { lookup: options.lookup }),
+      useEnvProxy,
+    });
+  }
+
+  /** Every app, de-duplicated by app_code, in the server's order. */
+  async listApps(options?: CallOptions): Promise<AppList> {
+    const first = await this.getAppPage(APPS_PAGE_SIZE, options);
+    let apps = first.app_list;
+    // One more request at most: page_size = the total the server reported. Never a loop.
+    if (first.total_count > apps.length)
+      apps = apps.concat((await this.getAppPage(first.total_count, options)).app_list);
+    const seen = new Set<unknown>();
+    const unique = apps.filter((app) => {
+      const code = app.app_code;
+      if (typeof code !== "string") return true;
+      if (seen.has(code)) return false;
+      seen.add(code);
+      return true;
+    });
+    return { apps: unique, totalCount: first.total_count };
+  }
+
+  /** One app. An unknown id is DBGPT_NOT_FOUND; `""`, `.`, `..` and non-strings are DBGPT_INVALID_INPUT. */
+  getApp(appId: string, options?: CallOptions): Promise<App> {
+    if (typeof appId !== "string" || appId === "" || appId === "." || appId === "..") {
+      return Promise.reject(invalidInputError(`invalid app id ${JSON.stringify(appId) ?? String(appId)}`));
+    }
+    // One path segment, sent as built: "../x" or "a?b" cannot change the path or the query.
+    const path = `${APPS_PATH}/${encodeURIComponent(appId)}`;
+    return this.transport.requestText("GET", path, undefined, options, (response) => {
+      const data = this.resultData(response);
+      if (data === null || data === undefined) {
+        throw new DbgptError("DBGPT_NOT_FOUND", `DB-GPT has no app "${appId}"`, {
+          statusCode: response.status,
+          body: response.text,
+        });
+      }
+      if (typeof data !== "object" || Array.isArray(data)) {
+        throw protocolError("DB-GPT answered the app request with data that is not an app", response.text);
+      }
+      return data as App;
+    });
+  }
+
+  /** Every deployed model instance (callers keep `worker_type === "llm"` for chat). */
+  listModels(options?: CallOptions): Promise<ModelInstance[]> {
+    return this.transport.requestText("GET", MODELS_PATH, undefined, options, (response) => {
+      const data = this.resultData(response);
+      if (!Array.isArray(data))
+        throw protocolError("DB-GPT answered the model list with no list", response.text);
+      return data as ModelInstance[];
+    });
+  }
+
+  /**
+   * Reachability (the apps list) and the key: the apps endpoints never check keys, so an empty chat
+   * request is sent too: 401 = key rejected; 400 E0001 (validation) = key accepted or not needed.
+   */
+  async testConnection(options?: CallOptions): Promise<ConnectionCheck> {
+    let apps: number;
+    try {
+      apps = (await this.getAppPage(1, options)).total_count;
+    } catch (err) {
+      return this.failedCheck(err, "cannot list apps");
+    }
+    let probe: TextResponse;
+    try {
+      probe = await this.transport.requestText("POST", CHAT_PATH, "{}", options, (response) => response);
+    } catch (err) {
+      return { ...this.failedCheck(err, "cannot reach the chat endpoint"), apps };
+    }
+    const keySet = this.transport.options.apiKey !== undefined;
+    if (probe.status === 401) {
+      return {
+        ok: false,
+        code: "DBGPT_AUTH",
+        apps,
+        message: keySet
+          ? `DB-GPT is reachable (${apps} apps) but rejected the API key`
+          : `DB-GPT is reachable (${apps} apps) but requires an API key`,
+      };
+    }
+    const errCode = (parseJson(probe.text) as { err_code?: unknown } | undefined)?.err_code;
+    if (probe.status === 400 && errCode === "E0001") {
+      return {
+        ok: true,
+        apps,
+        message: keySet
+          ? `connected to DB-GPT (${apps} apps); the API key is accepted or not needed`
+          : `connected to DB-GPT (${apps} apps); no API key is needed`,
+      };
+    }
+    const err =
+      probe.status >= 200 && probe.status < 300
+        ? protocolError(`DB-GPT answered an empty chat request with HTTP ${probe.status}`, probe.text)
+        : this.transport.responseError(probe);
+    return { ok: false, code: err.code, apps, message: `the chat endpoint failed: ${err.message}` };
+  }
+
+  /**
+   * Starts a chat. Iterate the call for its events; `result` settles at the end. Invalid requests fail
+   * the call (DBGPT_INVALID_INPUT) before anything is sent.
+   */
+  chat(request: ChatRequest, options?: CallOptions): ChatCall {
+    const startedAt = performance.now();
+    const call = new ChatCallImpl();
+    let body: string;
+    try {
+      body = JSON.stringify(chatRequestBody(request));
+    } catch (err) {
+      call.fail(isDbgptError(err) ? err : invalidInputError(String(err)));
+      return call;
+    }
+    const exchange = new ChatExchange(this.transport, options, call, request, startedAt, this.maxEventBytes);
+    const accept =
+      request.chatMode === "chat_app" || request.stream !== false ? "text/event-stream" : "application/json";
+    this.transport.send(exchange, "POST", CHAT_PATH, body, { accept });
+    return call;
+  }
+
+  /** Stops every call in flight and closes the connection pool. Idempotent. */
+  close(): Promise<void> {
+    return this.transport.close();
+  }
+
+  private getAppPage(pageSize: number, options: CallOptions | undefined): Promise<AppListData> {
+    return this.transport.requestText(
+      "GET",
+      `${APPS_PATH}?page_size=${pageSize}`,
+      undefined,
+      options,
+      (response) => {
+        const data = this.resultData(response) as AppListData | null;
+        if (
+          data === null ||
+          typeof data !== "object" ||
+          !Array.isArray(data.app_list) ||
+          typeof data.total_count !== "number"
+        ) {
+          throw protocolError("DB-GPT answered the app list without app_list and total_count", response.text);
+        }
+        return data;
+      },
+    );
+  }
+
+  /** The `data` of a successful Result envelope; any other answer throws the matching DbgptError. */
+  private resultData(response: TextResponse): unknown {
+    if (response.status < 200 || response.status >= 300) throw this.transport.responseError(response);
+    const envelope = readJson(response) as { success?: unknown; err_msg?: unknown; data?: unknown } | null;
+    if (envelope === null || typeof envelope !== "object" || typeof envelope.success !== "boolean") {
+      throw protocolError("DB-GPT answered with JSON that is not a Result envelope", response.text);
+    }
+    if (!envelope.success) {
+      const errMsg = typeof envelope.err_msg === "string" ? envelope.err_msg : undefined;
+      throw unsuccessfulResultError(response.status, response.text, errMsg);
+    }
+    return envelope.data;
+  }
+
+  private failedCheck(err: unknown, what: string): ConnectionCheck {
+    if (isDbgptError(err) && err.code === "DBGPT_ABORTED") throw err;
+    const code = isDbgptError(err) ? err.code : undefined;
+    const message = `${what}: ${err instanceof Error ? err.message : String(err)}`;
+    return code === undefined ? { ok: false, message } : { ok: false, message, code };
+  }
+}

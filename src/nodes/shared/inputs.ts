@@ -1,0 +1,132 @@
+/**
+ * Reading what a node is told: TypedInputs, numbers that may arrive as numeric strings, and the message
+ * properties that fill blank node fields (declared as data, see MessageOverrides).
+ */
+import { invalidInput } from "./failure";
+import type { InputMessage, Node, NodeAPI } from "./red";
+
+/** Parses one value; throws an Error whose message says what was expected. */
+export type Parser<T> = (value: unknown) => T;
+
+export function isBlank(value: unknown): boolean {
+  return value === undefined || value === null || (typeof value === "string" && value.trim() === "");
+}
+
+export const parseNumber: Parser<number> = (value) => {
+  const number = typeof value === "string" && value.trim() !== "" ? Number(value) : value;
+  if (typeof number !== "number" || !Number.isFinite(number)) throw new Error("must be a number");
+  return number;
+};
+
+export const parseNonNegativeNumber: Parser<number> = (value) => {
+  const number = parseNumber(value);
+  if (number < 0) throw new Error("must be 0 or more");
+  return number;
+};
+
+export const parsePositiveInteger: Parser<number> = (value) => {
+  const number = parseNumber(value);
+  if (!Number.isInteger(number) || number < 1) throw new Error("must be a whole number of 1 or more");
+  return number;
+};
+
+export const parseNonNegativeInteger: Parser<number> = (value) => {
+  const number = parseNumber(value);
+  if (!Number.isInteger(number) || number < 0) throw new Error("must be a whole number of 0 or more");
+  return number;
+};
+
+export const parseText: Parser<string> = (value) => {
+  if (typeof value === "string") return value;
+  if (typeof value === "number" && Number.isFinite(value)) return String(value);
+  throw new Error("must be a string");
+};
+
+/** Parses a node property, or throws DBGPT_INVALID_INPUT naming it. Blank gives `fallback`. */
+export function parseProperty<T>(name: string, value: unknown, parse: Parser<T>, fallback: T): T {
+  if (isBlank(value)) return fallback;
+  try {
+    return parse(value);
+  } catch (err) {
+    throw invalidInput(`${name} ${(err as Error).message} (got ${describe(value)})`);
+  }
+}
+
+/**
+ * A node field that, when left blank, is taken from a message property (as the core nodes do).
+ * `property` is the node's flow key, `msgProperty` the message property that fills it.
+ */
+export interface MessageOverride<T> {
+  property: string;
+  msgProperty: string;
+  parse: Parser<T>;
+}
+
+export type MessageOverrides = Record<string, MessageOverride<unknown>>;
+
+export type OverrideValues<T extends MessageOverrides> = {
+  [K in keyof T]: (T[K] extends MessageOverride<infer V> ? V : never) | undefined;
+};
+
+/** The node's own values for an override table, parsed once at start (blank fields stay undefined). */
+export function parseNodeOverrides<T extends MessageOverrides>(
+  table: T,
+  config: Record<string, unknown>,
+): OverrideValues<T> {
+  const values: Record<string, unknown> = {};
+  for (const [key, { property, parse }] of Object.entries(table)) {
+    values[key] = parseProperty(property, config[property], parse, undefined);
+  }
+  return values as OverrideValues<T>;
+}
+
+/** Fills the node's blank fields from the message. Throws DBGPT_INVALID_INPUT for a bad message value. */
+export function applyMessageOverrides<T extends MessageOverrides>(
+  table: T,
+  nodeValues: OverrideValues<T>,
+  msg: InputMessage,
+): OverrideValues<T> {
+  const values: Record<string, unknown> = {};
+  for (const [key, { msgProperty, parse }] of Object.entries(table)) {
+    const own = nodeValues[key];
+    values[key] =
+      own !== undefined ? own : parseProperty(`msg.${msgProperty}`, msg[msgProperty], parse, undefined);
+  }
+  return values as OverrideValues<T>;
+}
+
+/** `msg.requestTimeout` (ms, 0 = none) overrides the server's idle timeout, as in the http request node. */
+export function requestTimeoutOf(msg: InputMessage): number | undefined {
+  return parseProperty("msg.requestTimeout", msg.requestTimeout, parseNonNegativeNumber, undefined);
+}
+
+/** Resolves a TypedInput (str, msg, flow, global, env, ...) for one message. */
+export function evaluateTypedInput(
+  RED: NodeAPI,
+  node: Node,
+  field: string,
+  value: string,
+  type: string,
+  msg: InputMessage,
+): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const fail = (err: unknown) =>
+      reject(invalidInput(`${field}: cannot read ${type} "${value}": ${(err as Error)?.message ?? err}`));
+    try {
+      RED.util.evaluateNodeProperty(value, type, node, msg, (err: Error | null, result: unknown) =>
+        err ? fail(err) : resolve(result),
+      );
+    } catch (err) {
+      fail(err);
+    }
+  });
+}
+
+/** A short, key-free description of a bad value for error messages. */
+export function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  if (typeof value === "string") return value.length > 40 ? `"${value.slice(0, 40)}..."` : `"${value}"`;
+  if (typeof value === "object") return "an object";
+  return `${typeof value} ${String(value)}`;
+}

@@ -1,0 +1,95 @@
+/**
+ * The one status helper: blue "requesting", green "N streaming" (", M queued"), cleared when idle, red ring
+ * with a short text on failure until the next request starts. Updates are throttled to at most one per
+ * 250 ms per node; a trailing update always shows the latest state.
+ */
+import { performance } from "node:perf_hooks";
+import type { DbgptError } from "../../client";
+import type { Node, NodeStatus } from "./red";
+import type { Translate } from "./texts";
+
+const MIN_INTERVAL_MS = 250;
+
+/** What the node is doing right now, read whenever the status is (re)computed. */
+export interface Activity {
+  /** Requests that left the queue and have not ended. */
+  active: number;
+  /** Of those, how many have received answer data. */
+  streaming: number;
+  /** Requests waiting for a free slot. */
+  queued: number;
+}
+
+export class StatusIndicator {
+  private errorText: string | undefined;
+  private shownKey = "";
+  private shownAt = Number.NEGATIVE_INFINITY;
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly node: Node,
+    private readonly t: Translate,
+    private readonly activity: () => Activity,
+  ) {}
+
+  /** A request left the queue: the error ring of the previous failure gives way. */
+  requestStarted(): void {
+    this.errorText = undefined;
+    this.refresh();
+  }
+
+  failed(error: DbgptError | Error): void {
+    this.errorText = shortErrorText(this.t, error);
+    this.refresh();
+  }
+
+  /** The activity changed: show it now, or at the end of the current 250 ms window. */
+  refresh(): void {
+    if (this.closed || this.timer) return;
+    const wait = this.shownAt + MIN_INTERVAL_MS - performance.now();
+    if (wait <= 0) {
+      this.show();
+    } else {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.show();
+      }, Math.ceil(wait));
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.shownKey !== "{}") this.node.status({});
+  }
+
+  private show(): void {
+    if (this.closed) return;
+    const status = this.compute();
+    const key = JSON.stringify(status);
+    if (key === this.shownKey) return;
+    this.shownKey = key;
+    this.shownAt = performance.now();
+    this.node.status(status);
+  }
+
+  private compute(): NodeStatus {
+    if (this.errorText !== undefined) return { fill: "red", shape: "ring", text: this.errorText };
+    const { active, streaming, queued } = this.activity();
+    if (active === 0 && queued === 0) return {};
+    let text =
+      streaming > 0 ? this.t("status.streaming", { n: active }) : this.t("status.requesting", { n: active });
+    if (queued > 0) text += `, ${this.t("status.queued", { n: queued })}`;
+    return { fill: streaming > 0 ? "green" : "blue", shape: "dot", text };
+  }
+}
+
+function shortErrorText(t: Translate, error: DbgptError | Error): string {
+  const code = (error as { code?: unknown }).code;
+  const statusCode = (error as { statusCode?: unknown }).statusCode;
+  if (typeof code !== "string" || !code.startsWith("DBGPT_")) return t("status.error.unknown");
+  const text = t(`status.error.${code}`);
+  return code === "DBGPT_HTTP" && typeof statusCode === "number" ? `${text} ${statusCode}` : text;
+}

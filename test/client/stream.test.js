@@ -1,0 +1,167 @@
+"use strict";
+// bytes -> SSE events -> typed chunks (src/client/stream.ts), without a network.
+const { assert, client } = require("./helpers");
+const { SseChunkDecoder } = require("../../nodes/lib/client/stream.js");
+
+/** A decoder whose handler records what it got. */
+function recorder(maxEventBytes) {
+  const seen = [];
+  const handler = {
+    onDelta: (chunk, content, reasoning) => seen.push(["delta", chunk.id, content, reasoning]),
+    onSnapshot: (chunk, content, reasoning) => seen.push(["snapshot", chunk.id, content, reasoning]),
+  };
+  return { seen, decoder: new SseChunkDecoder(handler, () => seen.push(["done"]), maxEventBytes) };
+}
+
+function thrown(fn) {
+  try {
+    fn();
+  } catch (err) {
+    return err;
+  }
+  assert.fail("expected a throw");
+}
+
+const DELTA = (content, reasoning = null) =>
+  `data: {"id": "chatcmpl-1", "model": "m", "choices": [{"index": 0, "delta": {"role": "assistant", "content": ${JSON.stringify(content)}, "reasoning_content": ${JSON.stringify(reasoning)}}}]}\n\n`;
+
+describe("client stream decoding (stream.ts)", () => {
+  it("reads delta chunks, null content and [DONE] (dbgpt-api.md §5.1, §5.3)", () => {
+    const { seen, decoder } = recorder();
+    decoder.push(Buffer.from(DELTA(null, "Let me") + DELTA("Hello") + DELTA("") + "data: [DONE]\n\n"));
+    assert.deepEqual(seen, [
+      ["delta", "chatcmpl-1", null, "Let me"],
+      ["delta", "chatcmpl-1", "Hello", null],
+      ["delta", "chatcmpl-1", "", null],
+      ["done"],
+    ]);
+  });
+
+  it("reads `message` snapshots as snapshots (incremental: false, §5.2)", () => {
+    const { seen, decoder } = recorder();
+    decoder.push(
+      Buffer.from(
+        'data: {"id": "c", "model": "m", "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hel", "reasoning_content": null}}], "usage": {}}\n\n',
+      ),
+    );
+    assert.deepEqual(seen, [["snapshot", "c", "Hel", null]]);
+  });
+
+  it("reads flow's role-only chunk as a delta without content (§5.4)", () => {
+    const { seen, decoder } = recorder();
+    decoder.push(
+      Buffer.from(
+        'data: {"id":"conv-3","model":"m","choices":[{"index":0,"delta":{"role":"assistant"},"finish_reason":null}]}\n\n',
+      ),
+    );
+    assert.deepEqual(seen, [["delta", "conv-3", undefined, undefined]]);
+  });
+
+  it("decodes UTF-8 characters cut between chunks, at every byte", () => {
+    const bytes = Buffer.from(DELTA("你好 🌍 Ünï") + "data: [DONE]\n\n");
+    for (let cut = 1; cut < bytes.length; cut++) {
+      const { seen, decoder } = recorder();
+      decoder.push(bytes.subarray(0, cut));
+      decoder.push(bytes.subarray(cut));
+      assert.deepEqual(seen[0], ["delta", "chatcmpl-1", "你好 🌍 Ünï", null], `cut at ${cut}`);
+    }
+  });
+
+  it("tolerates CRLF framing, comments and unknown fields", () => {
+    const { seen, decoder } = recorder();
+    decoder.push(
+      Buffer.from(
+        ": keep-alive\r\nevent: x\r\n" + DELTA("a").replace(/\n/g, "\r\n") + "data: [DONE]\r\n\r\n",
+      ),
+    );
+    assert.deepEqual(
+      seen.map((s) => s[0]),
+      ["delta", "done"],
+    );
+  });
+
+  it("dispatches a last event that lacks its blank line on a clean end", () => {
+    const { seen, decoder } = recorder();
+    decoder.push(Buffer.from("data: [DONE]"));
+    assert.deepEqual(seen, []);
+    decoder.end();
+    assert.deepEqual(seen, [["done"]]);
+  });
+
+  it("throws DBGPT_STREAM_ERROR with the server's text for [SERVER_ERROR] (§5.6)", () => {
+    const { decoder } = recorder();
+    const err = thrown(() =>
+      decoder.push(Buffer.from("data: [SERVER_ERROR]have not found knowledge space:nope\n\n")),
+    );
+    assert.ok(err instanceof client.DbgptError);
+    assert.equal(err.code, "DBGPT_STREAM_ERROR");
+    assert.equal(err.serverMessage, "have not found knowledge space:nope");
+    assert.match(err.message, /have not found knowledge space:nope/);
+  });
+
+  it("keeps the lines of a multi-line [SERVER_ERROR] text", () => {
+    const { decoder } = recorder();
+    const err = thrown(() =>
+      decoder.push(Buffer.from("data: [SERVER_ERROR]Traceback:\nValueError: bad thing\n\n")),
+    );
+    assert.equal(err.serverMessage, "Traceback:\nValueError: bad thing");
+  });
+
+  it("throws DBGPT_STREAM_ERROR for a flow error event (§5.4)", () => {
+    const { decoder } = recorder();
+    const err = thrown(() =>
+      decoder.push(
+        Buffer.from(
+          'data: {"error_code": 1, "text": "Flow nope not found", "incremental": true, "model_context": null}\n\n',
+        ),
+      ),
+    );
+    assert.equal(err.code, "DBGPT_STREAM_ERROR");
+    assert.equal(err.serverMessage, "Flow nope not found");
+  });
+
+  for (const [what, data] of [
+    ["bad JSON", "data: {not json\n\n"],
+    ["a JSON scalar", "data: 42\n\n"],
+    ["an object without choices", 'data: {"id": "x"}\n\n'],
+    ["a choice without delta or message", 'data: {"choices": [{"index": 0}]}\n\n'],
+  ]) {
+    it(`throws DBGPT_PROTOCOL for ${what}, keeping the event`, () => {
+      const { decoder } = recorder();
+      const err = thrown(() => decoder.push(Buffer.from(data)));
+      assert.equal(err.code, "DBGPT_PROTOCOL");
+      assert.equal(err.body, data.slice(6, -2));
+    });
+  }
+
+  it("accepts an event of exactly the byte limit and refuses one byte more (multi-byte counted as bytes)", () => {
+    const limit = 4096;
+    const event = (bytes) => {
+      // "é" is 2 bytes: fill with it so characters and bytes differ.
+      const frame = DELTA("");
+      const content = "é".repeat(Math.floor((bytes - Buffer.byteLength(frame.slice(6, -2))) / 2));
+      const data = frame.slice(6, -2).replace('"content": ""', `"content": "${content}"`);
+      const pad = bytes - Buffer.byteLength(data);
+      return data.replace('"model": "m"', `"model": "${"m".repeat(1 + pad)}"`);
+    };
+    const fits = event(limit);
+    assert.equal(Buffer.byteLength(fits), limit);
+    const ok = recorder(limit);
+    ok.decoder.push(Buffer.from(`data: ${fits}\n\n`));
+    assert.equal(ok.seen.length, 1);
+
+    const tooBig = event(limit + 1);
+    assert.equal(Buffer.byteLength(tooBig), limit + 1);
+    const bad = recorder(limit);
+    const err = thrown(() => bad.decoder.push(Buffer.from(`data: ${tooBig}\n\n`)));
+    assert.equal(err.code, "DBGPT_PROTOCOL");
+    assert.match(err.message, /larger than 4096 bytes/);
+  });
+
+  it("refuses an unterminated event as soon as it outgrows the limit", () => {
+    const { decoder } = recorder(1000);
+    decoder.push(Buffer.from("data: " + "x".repeat(900)));
+    const err = thrown(() => decoder.push(Buffer.from("x".repeat(200))));
+    assert.equal(err.code, "DBGPT_PROTOCOL");
+  });
+});

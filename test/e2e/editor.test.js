@@ -1,0 +1,492 @@
+"use strict";
+/* global window, document, RED, $ -- code passed to page.evaluate() runs in the editor page */
+// The editor in a real browser (Debian's chromium driven by playwright-core): the packed package installed
+// into a real Node-RED (test/runtime/harness.js), the DB-GPT emulator in this process. A user's path:
+// find the DB-GPT palette, drag a chat node in, create a server config pointing at the emulator, pick an
+// app from the server's list, wire http in/out and a debug node, deploy, call the endpoint, read the
+// answer in the debug sidebar, read the help; then the palette and help again with the editor in Chinese.
+// Screenshots go to test-artifacts/ (git-ignored). Without chromium the suite is skipped (CI=true: fails).
+const assert = require("node:assert/strict");
+const fs = require("node:fs");
+const os = require("node:os");
+const path = require("node:path");
+const { startEmulator, answerFor, DEFAULT_APPS, DEFAULT_MODELS } = require("../emulator");
+const { ROOT, startNodeRed, requireBinary, nodeRedHome } = require("../runtime/harness");
+
+const CHROMIUM = "/usr/bin/chromium";
+const CHROMIUM_APT = "apt-get install -y chromium";
+const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+const ARTIFACTS = path.join(ROOT, "test-artifacts");
+const PKG = require(path.join(ROOT, "package.json"));
+const PALETTE_TYPES = ["dbgpt-list-apps", "dbgpt-get-app", "dbgpt-chat"];
+const CATEGORY_LABEL = "DB-GPT";
+const UI_MS = 15000;
+const HTTP_PATH = "/e2e/chat";
+const TAB_ID = "e2e0000000000001";
+
+/** A node type's strings from this package's catalogue for `lang` (what the editor should show). */
+function catalogue(type, lang) {
+  const file = path.join(ROOT, "nodes", "locales", lang, `${type}.json`);
+  return JSON.parse(fs.readFileSync(file, "utf8"))[type];
+}
+
+/** The first paragraph of a node's help in `lang`, as text (whitespace collapsed). */
+function helpSummary(type, lang) {
+  const file = path.join(ROOT, "nodes", "locales", lang, `${type}.html`);
+  const html = fs.readFileSync(file, "utf8");
+  const block = html.slice(html.indexOf(`data-help-name="${type}"`));
+  const match = /<p>([\s\S]*?)<\/p>/.exec(block);
+  assert.ok(match, `${path.relative(ROOT, file)} has no <p> summary`);
+  return decodeEntities(match[1].replace(/<[^>]+>/g, ""))
+    .replace(/\s+/g, " ")
+    .trim();
+}
+
+function decodeEntities(text) {
+  const named = { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'", nbsp: "\u00a0" };
+  return text.replace(/&(#x[0-9a-f]+|#\d+|\w+);/gi, (whole, ref) => {
+    if (ref[0] === "#") {
+      const code = ref[1].toLowerCase() === "x" ? parseInt(ref.slice(2), 16) : parseInt(ref.slice(1), 10);
+      return String.fromCodePoint(code);
+    }
+    return named[ref.toLowerCase()] ?? whole;
+  });
+}
+
+/** Node-RED's own editor string (e.g. "deploy.deploy") in `lang`, from the Node-RED the harness runs. */
+function editorString(lang, key) {
+  const dir = path.join(
+    path.dirname(require.resolve("@node-red/editor-client/package.json", { paths: [nodeRedHome()] })),
+    "locales",
+    lang,
+  );
+  const catalog = JSON.parse(fs.readFileSync(path.join(dir, "editor.json"), "utf8"));
+  return key.split(".").reduce((node, part) => node[part], catalog);
+}
+
+function screenshotName(title) {
+  return `${title
+    .replace(/[^a-z0-9]+/gi, "-")
+    .replace(/^-|-$/g, "")
+    .toLowerCase()}.png`;
+}
+
+describe("editor in chromium", function () {
+  this.timeout(180000);
+
+  let chromium;
+  let emu;
+  let nr;
+  const opened = [];
+
+  before(async function () {
+    requireBinary(CHROMIUM, CHROMIUM_APT, this);
+    ({ chromium } = require("playwright-core"));
+    fs.mkdirSync(ARTIFACTS, { recursive: true });
+    emu = await startEmulator({ quiet: true });
+    nr = await startNodeRed({
+      flows: [{ id: TAB_ID, type: "tab", label: "E2E", disabled: false, info: "" }],
+    });
+    // A node set that fails to load never reaches the palette: say why instead of timing out there.
+    const res = await fetch(`${nr.url}/nodes`, { headers: { accept: "application/json" } });
+    const sets = await res.json();
+    const ours = sets.filter((set) => set.module === PKG.name);
+    assert.deepEqual(
+      ours.filter((set) => set.err).map((set) => `${set.id}: ${JSON.stringify(set.err)}`),
+      [],
+      "every DB-GPT node set loads in Node-RED",
+    );
+    assert.equal(ours.length, Object.keys(PKG["node-red"].nodes).length);
+  });
+
+  after(async function () {
+    for (const editor of opened.splice(0)) await editor.close();
+    if (nr) await nr.stop();
+    if (emu) await emu.close();
+  });
+
+  afterEach(async function () {
+    if (this.currentTest.state !== "failed") return;
+    for (const editor of opened) {
+      await editor.page
+        .screenshot({ path: path.join(ARTIFACTS, `failed-${screenshotName(this.currentTest.title)}`) })
+        .catch(() => {});
+    }
+  });
+
+  /** A fresh chromium profile with the editor open in `locale`, the DB-GPT palette loaded. */
+  async function openEditor(locale) {
+    const profile = fs.mkdtempSync(path.join(os.tmpdir(), "dbgpt-e2e-chromium-"));
+    const context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: CHROMIUM_ARGS,
+      locale,
+      viewport: { width: 1400, height: 900 },
+      timeout: 60000,
+    });
+    const page = context.pages()[0] || (await context.newPage());
+    page.setDefaultTimeout(UI_MS);
+    const pageErrors = [];
+    page.on("pageerror", (err) => pageErrors.push(err.message));
+    const editor = {
+      page,
+      pageErrors,
+      async close() {
+        await context.close().catch(() => {});
+        fs.rmSync(profile, { recursive: true, force: true });
+      },
+    };
+    opened.push(editor);
+    await page.goto(nr.url, { waitUntil: "domcontentloaded" });
+    await page.waitForSelector('.red-ui-palette-node[data-palette-type="dbgpt-chat"]', { timeout: 60000 });
+    await page.waitForFunction(() => window.RED && RED.nodes && RED.nodes.getType("dbgpt-config"));
+    return editor;
+  }
+
+  async function shoot(page, name) {
+    await page.screenshot({ path: path.join(ARTIFACTS, name) });
+  }
+
+  /** The whole editor with the DB-GPT category scrolled into view, and the category on its own. */
+  async function shootPalette(page, lang) {
+    const category = page
+      .locator(".red-ui-palette-category")
+      .filter({ has: page.locator('.red-ui-palette-node[data-palette-type="dbgpt-chat"]') });
+    await category.scrollIntoViewIfNeeded();
+    await shoot(page, `e2e-palette-${lang}.png`);
+    await category.screenshot({ path: path.join(ARTIFACTS, `e2e-palette-category-${lang}.png`) });
+  }
+
+  /** What the palette shows for our types: label, category element and its header, icon URL. */
+  function readPalette(page) {
+    return page.evaluate((types) => {
+      const out = {};
+      for (const type of types) {
+        const el = document.querySelector(`.red-ui-palette-node[data-palette-type="${type}"]`);
+        const category = el && el.closest(".red-ui-palette-category");
+        const icon = el && el.querySelector(".red-ui-palette-icon-container");
+        out[type] = el && {
+          // long labels are split over lines in the palette
+          label: el.querySelector(".red-ui-palette-label").textContent.replace(/\s+/g, " ").trim(),
+          categoryId: category ? category.id : null,
+          header: category ? category.querySelector(".red-ui-palette-header span").textContent.trim() : null,
+          typesInCategory: category
+            ? [...category.querySelectorAll(".red-ui-palette-node")].map((n) =>
+                n.getAttribute("data-palette-type"),
+              )
+            : [],
+          icon: icon ? icon.getAttribute("data-palette-icon") : null,
+          inputs: RED.nodes.getType(type).inputs,
+          outputs: RED.nodes.getType(type).outputs,
+        };
+      }
+      const config = RED.nodes.getType("dbgpt-config");
+      return { nodes: out, configCategory: config && config.category };
+    }, PALETTE_TYPES);
+  }
+
+  /** Asserts the DB-GPT category holds exactly our three flow nodes, labelled from `lang`'s catalogue. */
+  async function checkPalette(page, lang) {
+    const { nodes, configCategory } = await readPalette(page);
+    assert.equal(configCategory, "config", "dbgpt-config is registered as a config node");
+    const first = nodes[PALETTE_TYPES[0]];
+    for (const type of PALETTE_TYPES) {
+      const entry = nodes[type];
+      assert.ok(entry, `${type} is in the palette`);
+      assert.equal(entry.categoryId, first.categoryId, `${type} is in the same palette category`);
+      assert.equal(entry.header, CATEGORY_LABEL, `${type}'s palette category is labelled ${CATEGORY_LABEL}`);
+      assert.deepEqual([...entry.typesInCategory].sort(), [...PALETTE_TYPES].sort());
+      const expectedLabel = catalogue(type, lang).paletteLabel;
+      if (expectedLabel) assert.equal(entry.label, expectedLabel, `${type}'s palette label in ${lang}`);
+      assert.match(
+        entry.icon || "",
+        new RegExp(`/${type}\\.svg$|dbgpt[^/]*\\.svg$`),
+        `${type} uses its own SVG icon`,
+      );
+      const iconStatus = await page.evaluate(async (url) => {
+        const res = await fetch(url);
+        return { status: res.status, type: res.headers.get("content-type") };
+      }, entry.icon);
+      assert.equal(iconStatus.status, 200, `${type}'s icon ${entry.icon} loads`);
+      assert.match(iconStatus.type || "", /svg/);
+    }
+    assert.deepEqual(
+      PALETTE_TYPES.map((type) => [nodes[type].inputs, nodes[type].outputs]),
+      [
+        [1, 1],
+        [1, 1],
+        [1, 2],
+      ],
+      "ports: list-apps 1/1, get-app 1/1, chat 1/2",
+    );
+  }
+
+  /** Drags a palette node onto the workspace at (x, y) and returns the new node's id. */
+  async function dragFromPalette(page, type, x, y) {
+    const before = await page.evaluate(() => {
+      const ids = [];
+      RED.nodes.eachNode((n) => {
+        ids.push(n.id);
+      });
+      return ids;
+    });
+    const source = page.locator(`.red-ui-palette-node[data-palette-type="${type}"]`);
+    await source.scrollIntoViewIfNeeded();
+    const from = await source.boundingBox();
+    const chart = await page.locator("#red-ui-workspace-chart").boundingBox();
+    await page.mouse.move(from.x + from.width / 2, from.y + from.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(chart.x + x, chart.y + y, { steps: 15 });
+    await page.mouse.up();
+    const handle = await page.waitForFunction(
+      ([t, ids]) => {
+        let found;
+        RED.nodes.eachNode((n) => {
+          if (n.type === t && !ids.includes(n.id)) found = n.id;
+        });
+        return found;
+      },
+      [type, before],
+    );
+    return handle.jsonValue();
+  }
+
+  /** Drags a wire from output `port` of node `from` to the input of node `to`. */
+  async function wire(page, from, port, to) {
+    const out = await page.locator(`[id="${from}"] g.red-ui-flow-port-output`).nth(port).boundingBox();
+    const input = await page.locator(`[id="${to}"] g.red-ui-flow-port-input`).boundingBox();
+    await page.mouse.move(out.x + out.width / 2, out.y + out.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(input.x + input.width / 2, input.y + input.height / 2, { steps: 10 });
+    await page.mouse.up();
+    await page.waitForFunction(
+      ([a, p, b]) =>
+        RED.nodes.filterLinks({ source: RED.nodes.node(a), sourcePort: p, target: RED.nodes.node(b) })
+          .length === 1,
+      [from, port, to],
+    );
+  }
+
+  async function openDialog(page, nodeId, field) {
+    await page.locator(`[id="${nodeId}"]`).dblclick();
+    await page.waitForSelector(field, { state: "visible" });
+  }
+
+  async function closeDialog(page, field) {
+    await page.click("#node-dialog-ok");
+    await page.waitForSelector(field, { state: "detached" });
+  }
+
+  describe("in English", function () {
+    let editor;
+    let chatId;
+    const agentApp = DEFAULT_APPS.find(
+      (app) => app.team_mode !== "native_app" && app.team_mode !== "awel_layout",
+    );
+
+    before(async function () {
+      editor = await openEditor("en-US");
+    });
+
+    it("shows the DB-GPT palette category with its nodes", async function () {
+      await checkPalette(editor.page, "en-US");
+      await shootPalette(editor.page, "en");
+      assert.deepEqual(editor.pageErrors, []);
+    });
+
+    it("builds a chat flow with the app picker, deploys it and shows the answer in the debug sidebar", async function () {
+      const { page } = editor;
+      chatId = await dragFromPalette(page, "dbgpt-chat", 330, 140);
+      const httpInId = await dragFromPalette(page, "http in", 120, 140);
+      const httpOutId = await dragFromPalette(page, "http response", 600, 140);
+      const debugId = await dragFromPalette(page, "debug", 600, 240);
+
+      // The chat dialog: chat_app is the default mode; the server is a new dbgpt-config.
+      await openDialog(page, chatId, "#node-input-chatMode");
+      assert.equal(await page.inputValue("#node-input-chatMode"), "chat_app");
+      // Node-RED 4.1+ has a "+" button beside the config select; 4.0 only the pencil.
+      await page.locator("#node-input-btn-server-add, #node-input-lookup-server").first().click();
+      await page.waitForSelector("#node-config-input-baseUrl", { state: "visible" });
+      await page.fill("#node-config-input-name", "emulator");
+      await page.fill("#node-config-input-baseUrl", emu.url);
+      await page.locator("#node-config-input-baseUrl").dispatchEvent("change");
+      // The model field is checked against the server's llm models (the hint counts them).
+      await page.waitForSelector("#node-config-input-model-hint.dbgpt-ok", { state: "visible" });
+      const llms = DEFAULT_MODELS.filter((m) => m.worker_type === "llm").map((m) => m.model_name);
+      assert.ok(
+        llms.includes(await page.inputValue("#node-config-input-model")),
+        "the model is one the server offers",
+      );
+      await shoot(page, "e2e-config-dialog.png");
+      await page.click("#node-config-dialog-ok");
+      await page.waitForSelector("#node-config-input-baseUrl", { state: "detached" });
+      const serverId = await page.inputValue("#node-input-server");
+      assert.equal(await page.evaluate((id) => RED.nodes.node(id).baseUrl, serverId), emu.url);
+
+      // The app picker lists the emulator's apps (from the server, through the config node's admin API).
+      await page.click("#node-input-chatParam-pick");
+      const options = page.locator(".dbgpt-picker-menu li a");
+      await options.first().waitFor({ state: "visible" });
+      const offered = await options.allTextContents();
+      assert.ok(offered.length > 0, "the app picker offers apps");
+      for (const text of offered) {
+        assert.ok(
+          DEFAULT_APPS.some((app) => text.includes(app.app_name) || text.includes(app.app_code)),
+          `"${text}" is one of the emulator's apps`,
+        );
+      }
+      const choice = options.filter({ hasText: agentApp.app_code });
+      assert.equal(await choice.count(), 1, `${agentApp.app_code} (${agentApp.team_mode}) is offered once`);
+      await shoot(page, "e2e-app-picker.png");
+      await choice.click();
+      const picked = await page.evaluate(() => ({
+        type: $("#node-input-chatParam").typedInput("type"),
+        value: $("#node-input-chatParam").typedInput("value"),
+      }));
+      assert.deepEqual(picked, { type: "str", value: agentApp.app_code });
+      await closeDialog(page, "#node-input-chatMode");
+
+      await openDialog(page, httpInId, "#node-input-url");
+      await page.selectOption("#node-input-method", "post");
+      await page.fill("#node-input-url", HTTP_PATH);
+      await closeDialog(page, "#node-input-url");
+
+      await wire(page, httpInId, 0, chatId);
+      await wire(page, chatId, 1, httpOutId);
+      await wire(page, chatId, 1, debugId);
+
+      const saved = await page.evaluate((id) => {
+        const n = RED.nodes.node(id);
+        return {
+          chatMode: n.chatMode,
+          chatParam: n.chatParam,
+          chatParamType: n.chatParamType,
+          server: n.server,
+        };
+      }, chatId);
+      assert.deepEqual(saved, {
+        chatMode: "chat_app",
+        chatParam: agentApp.app_code,
+        chatParamType: "str",
+        server: serverId,
+      });
+
+      const logFrom = nr.logs().length;
+      await page.click("#red-ui-header-button-deploy");
+      await page.locator(".red-ui-notification", { hasText: /deployed/i }).waitFor({ state: "visible" });
+      await nr.waitForLog(/Started flows/, 30000, logFrom);
+      await shoot(page, "e2e-deployed.png");
+
+      await page.click("#red-ui-tab-debug-link-button");
+      emu.reset();
+      const question = "What can the editor do for me?";
+      const res = await fetch(`${nr.url}${HTTP_PATH}`, {
+        method: "POST",
+        headers: { "content-type": "text/plain" },
+        body: question,
+        signal: AbortSignal.timeout(30000),
+      });
+      const body = await res.text();
+      assert.equal(res.status, 200, body);
+      assert.equal(body, answerFor(question));
+      const [sent] = emu.chatRequests();
+      assert.equal(sent.body.chat_mode, "chat_app");
+      assert.equal(sent.body.chat_param, agentApp.app_code);
+
+      const shown = page.locator(".red-ui-debug-msg", { hasText: body.slice(0, 40) });
+      await shown.first().waitFor({ state: "visible" });
+      // The node's "requesting"/"streaming" status is cleared once nothing is in flight.
+      await page.waitForFunction(
+        (id) => {
+          const status = RED.nodes.node(id).status;
+          return !status || (!status.text && !status.fill);
+        },
+        chatId,
+        { timeout: 5000 },
+      );
+      await shoot(page, "e2e-debug-sidebar.png");
+      assert.deepEqual(editor.pageErrors, []);
+    });
+
+    it("shows the chat node's help in the help sidebar", async function () {
+      assert.ok(chatId, "the chat node from the previous test");
+      const { page } = editor;
+      await showHelpFor(page, chatId);
+      const help = await readHelp(page);
+      assert.equal(help.title, catalogue("dbgpt-chat", "en-US").paletteLabel || "dbgpt-chat");
+      assert.ok(help.text.includes(helpSummary("dbgpt-chat", "en-US")), "the help starts with its summary");
+      for (const heading of ["Inputs", "Outputs", "Details", "References"]) {
+        assert.ok(
+          help.headings.includes(heading),
+          `the help has a "${heading}" section (has ${help.headings})`,
+        );
+      }
+      for (const property of ["msg.payload", "msg.dbgpt", "msg.conv_uid", "msg.stop"]) {
+        assert.ok(help.text.includes(property.replace(/^msg\./, "")), `the help mentions ${property}`);
+      }
+      await shoot(page, "e2e-help-en.png");
+    });
+  });
+
+  describe("in Chinese", function () {
+    let editor;
+
+    before(async function () {
+      editor = await openEditor("zh-CN");
+    });
+
+    it("shows the same palette with Chinese labels, a Chinese editor and Chinese help", async function () {
+      const { page } = editor;
+      const deployLabel = (await page.locator("#red-ui-header-button-deploy").textContent()).trim();
+      assert.equal(deployLabel, editorString("zh-CN", "deploy.deploy"), "the editor itself is in Chinese");
+      await checkPalette(page, "zh-CN");
+      await shootPalette(page, "zh");
+
+      const chatId = await page.evaluate(() => {
+        let id;
+        RED.nodes.eachNode((n) => {
+          if (n.type === "dbgpt-chat") id = n.id;
+        });
+        return id;
+      });
+      assert.ok(chatId, "the flow deployed in English is loaded");
+      await showHelpFor(page, chatId);
+      const help = await readHelp(page);
+      assert.equal(help.title, catalogue("dbgpt-chat", "zh-CN").paletteLabel || "dbgpt-chat");
+      assert.match(help.text, /[\u4e00-\u9fff]/, "the help is in Chinese");
+      assert.ok(help.text.includes(helpSummary("dbgpt-chat", "zh-CN")), "the zh-CN help summary is shown");
+      await shoot(page, "e2e-help-zh.png");
+      assert.deepEqual(editor.pageErrors, []);
+    });
+  });
+
+  /** Selects the node and presses the book button of the info sidebar, as a user opens a node's help. */
+  async function showHelpFor(page, nodeId) {
+    await page.locator(`[id="${nodeId}"]`).click();
+    await page.click("#red-ui-tab-info-link-button");
+    await page.locator(".red-ui-info-header button:has(i.fa-book)").first().click();
+    await page.waitForSelector(".red-ui-help-title", { state: "visible" });
+  }
+
+  function readHelp(page) {
+    return page.evaluate(() => {
+      const title = document.querySelector(".red-ui-help-title");
+      const body = title && title.parentElement.querySelector(".red-ui-help");
+      return {
+        title: title ? title.textContent.trim() : "",
+        headings: body ? [...body.querySelectorAll("h3")].map((h) => h.textContent.trim()) : [],
+        text: body ? body.textContent.replace(/\s+/g, " ") : "",
+      };
+    });
+  }
+});

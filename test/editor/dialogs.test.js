@@ -1,0 +1,392 @@
+"use strict";
+/* global window, RED, $ -- code passed to page.evaluate() runs in the editor page */
+// The four edit dialogs in a real editor (Debian's chromium driven by playwright-core, the packed package
+// in a real Node-RED from test/runtime/harness.js, the DB-GPT emulator in this process): the pickers fed by
+// the config node's admin endpoints, "Test connection" with typed, stored and rejected keys, the chat
+// parameter following the mode, and numbers stored as numbers. Without chromium the suite is skipped
+// (CI=true: fails). Screenshots of failures go to test-artifacts/.
+const assert = require("node:assert/strict");
+const fs = require("node:fs");
+const os = require("node:os");
+const path = require("node:path");
+const { startEmulator, DEFAULT_APPS, DEFAULT_MODELS } = require("../emulator");
+const { ROOT, startNodeRed, requireBinary } = require("../runtime/harness");
+
+const CHROMIUM = "/usr/bin/chromium";
+const CHROMIUM_APT = "apt-get install -y chromium";
+const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+const ARTIFACTS = path.join(ROOT, "test-artifacts");
+const UI_MS = 15000;
+const TAB = "dlg0000000000001";
+const CFG = "dlgcfg0000000001";
+const CHAT = "dlgchat000000001";
+const GET = "dlgget0000000001";
+const KEY = "k-editor-1";
+
+const LLM_MODELS = DEFAULT_MODELS.filter((m) => m.worker_type === "llm").map((m) => m.model_name);
+const AGENT_APPS = DEFAULT_APPS.filter(
+  (app) =>
+    app.team_mode !== "native_app" &&
+    !(app.team_mode === "awel_layout" && app.team_context && app.team_context.flow_category === "chat_flow"),
+);
+
+function strings(lang, type) {
+  return JSON.parse(fs.readFileSync(path.join(ROOT, "nodes", "locales", lang, `${type}.json`), "utf8"))[type];
+}
+
+const FLOWS = (emuUrl) => [
+  { id: TAB, type: "tab", label: "Dialogs", disabled: false, info: "" },
+  { id: CFG, type: "dbgpt-config", name: "", baseUrl: emuUrl, model: "", timeout: 120, tls: "" },
+  {
+    id: CHAT,
+    type: "dbgpt-chat",
+    z: TAB,
+    x: 200,
+    y: 100,
+    name: "",
+    server: CFG,
+    chatMode: "chat_app",
+    chatParam: AGENT_APPS[0].app_code,
+    chatParamType: "str",
+    model: "",
+    modelType: "str",
+    input: "payload",
+    inputType: "msg",
+    convUid: "conv_uid",
+    convUidType: "msg",
+    stream: true,
+    temperature: "",
+    maxNewTokens: "",
+    userName: "",
+    sysCode: "",
+    emitReasoning: false,
+    maxConcurrent: 0,
+    wires: [[], []],
+  },
+  {
+    id: GET,
+    type: "dbgpt-get-app",
+    z: TAB,
+    x: 200,
+    y: 200,
+    name: "",
+    server: CFG,
+    appId: "payload",
+    appIdType: "msg",
+    wires: [[]],
+  },
+];
+
+describe("editor dialogs in chromium", function () {
+  this.timeout(120000);
+
+  let chromium;
+  let emu;
+  let nr;
+  let context;
+  let page;
+  let profile;
+  const adminBodies = [];
+  const pageErrors = [];
+
+  before(async function () {
+    requireBinary(CHROMIUM, CHROMIUM_APT, this);
+    ({ chromium } = require("playwright-core"));
+    emu = await startEmulator({ quiet: true });
+    nr = await startNodeRed({ flows: FLOWS(emu.url) });
+    page = await openEditor("en-US");
+  });
+
+  after(async function () {
+    if (context) await context.close().catch(() => {});
+    if (profile) fs.rmSync(profile, { recursive: true, force: true });
+    if (nr) await nr.stop();
+    if (emu) await emu.close();
+  });
+
+  afterEach(async function () {
+    if (this.currentTest.state === "failed" && page) {
+      fs.mkdirSync(ARTIFACTS, { recursive: true });
+      const name = this.currentTest.title.replace(/[^a-z0-9]+/gi, "-").toLowerCase();
+      await page.screenshot({ path: path.join(ARTIFACTS, `failed-dialog-${name}.png`) }).catch(() => {});
+    }
+    assert.deepEqual(pageErrors.splice(0), [], "no errors in the page");
+  });
+
+  async function openEditor(locale) {
+    if (context) await context.close();
+    if (profile) fs.rmSync(profile, { recursive: true, force: true });
+    profile = fs.mkdtempSync(path.join(os.tmpdir(), "dbgpt-dialogs-chromium-"));
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: CHROMIUM_ARGS,
+      locale,
+      viewport: { width: 1400, height: 950 },
+      timeout: 60000,
+    });
+    const p = context.pages()[0] || (await context.newPage());
+    p.setDefaultTimeout(UI_MS);
+    p.on("pageerror", (err) => pageErrors.push(err.message));
+    p.on("request", (req) => {
+      if (req.method() === "POST" && /\/dbgpt-config\/(apps|models|test)$/.test(req.url())) {
+        adminBodies.push(req.postData() || "");
+      }
+    });
+    await p.goto(nr.url, { waitUntil: "domcontentloaded" });
+    await p.waitForFunction(
+      () => window.RED && RED.nodes && RED.nodes.node && RED.nodes.node("dlgchat000000001"),
+      null,
+      {
+        timeout: 60000,
+      },
+    );
+    return p;
+  }
+
+  async function editConfig() {
+    await page.evaluate((id) => RED.editor.editConfig("", "dbgpt-config", id), CFG);
+    await page.waitForSelector("#node-config-input-baseUrl", { state: "visible" });
+  }
+
+  async function closeConfig() {
+    await page.click("#node-config-dialog-ok");
+    await page.waitForSelector("#node-config-input-baseUrl", { state: "detached" });
+  }
+
+  async function edit(id, field) {
+    await page.evaluate((nodeId) => RED.editor.edit(RED.nodes.node(nodeId)), id);
+    await page.waitForSelector(field, { state: "attached" });
+    await page.waitForSelector("#node-dialog-ok", { state: "visible" });
+  }
+
+  async function closeDialog(button = "#node-dialog-ok") {
+    await page.click(button);
+    await page.waitForSelector("#node-dialog-ok", { state: "detached" });
+  }
+
+  function nodeProps(id, keys) {
+    return page.evaluate(
+      ([nodeId, names]) => Object.fromEntries(names.map((k) => [k, RED.nodes.node(nodeId)[k]])),
+      [id, keys],
+    );
+  }
+
+  async function testConnection() {
+    const result = page.locator("#node-config-input-test-result");
+    await page.click("#node-config-input-test");
+    await page.waitForFunction(() => /[✓✗]/.test($("#node-config-input-test-result").text()));
+    const text = await result.textContent();
+    const ok = await result.evaluate((el) => el.classList.contains("dbgpt-ok"));
+    // Ready for the next click: the result is cleared by the next press.
+    await result.evaluate((el) => (el.textContent = ""));
+    return { ok, text };
+  }
+
+  async function deploy() {
+    const from = nr.logs().length;
+    await page.click("#red-ui-header-button-deploy");
+    // Node-RED asks first when a node is not properly configured.
+    const confirm = page.locator("#red-ui-deploy-dialog-confirm-deploy-deploy");
+    await Promise.race([
+      confirm.waitFor({ state: "visible" }).then(() => confirm.click()),
+      nr.waitForLog(/Started flows/, 20000, from),
+    ]);
+    await nr.waitForLog(/Started flows/, 20000, from);
+    await page.waitForFunction(() => !RED.nodes.dirty());
+  }
+
+  async function menuOptions() {
+    await page.waitForSelector(".dbgpt-picker-menu li a", { state: "visible" });
+    return page.$$eval(".dbgpt-picker-menu li a", (links) =>
+      links.map((a) => a.querySelector(".dbgpt-picker-option span").textContent),
+    );
+  }
+
+  it("config: offers the server's llm models, preselects the first when empty, stores the timeout as a number", async function () {
+    await editConfig();
+    await page.waitForFunction((first) => $("#node-config-input-model").val() === first, LLM_MODELS[0]);
+    await page.waitForSelector("#node-config-input-model-hint.dbgpt-ok", { state: "visible" });
+    await page.click("#node-config-input-model-pick");
+    assert.deepEqual(await menuOptions(), LLM_MODELS);
+    await page.click(`.dbgpt-picker-menu li:nth-child(${LLM_MODELS.length}) a`);
+    assert.equal(await page.inputValue("#node-config-input-model"), LLM_MODELS.at(-1));
+
+    await page.fill("#node-config-input-timeout-number", "-1");
+    assert.match(await page.getAttribute("#node-config-input-timeout-number", "class"), /input-error/);
+    await page.fill("#node-config-input-timeout-number", "7.5");
+    assert.doesNotMatch(await page.getAttribute("#node-config-input-timeout-number", "class"), /input-error/);
+    await closeConfig();
+    assert.deepEqual(await nodeProps(CFG, ["model", "timeout"]), { model: LLM_MODELS.at(-1), timeout: 7.5 });
+  });
+
+  it("config: Test connection tells a missing, a rejected and an accepted key apart, and uses the deployed key", async function () {
+    emu.configure({ apiKeys: [KEY] });
+    try {
+      await editConfig();
+      assert.equal((await testConnection()).ok, false, "no key");
+      await page.fill("#node-config-input-apiKey", "wrong");
+      assert.equal((await testConnection()).ok, false, "a wrong key");
+      await page.fill("#node-config-input-apiKey", KEY);
+      const accepted = await testConnection();
+      assert.equal(accepted.ok, true, accepted.text);
+      assert.ok(!accepted.text.includes(KEY), "the key is never shown back");
+      await closeConfig();
+      await deploy();
+
+      // Reopened after the deploy: the field holds the editor's placeholder, the runtime the key.
+      adminBodies.splice(0);
+      await editConfig();
+      assert.equal(await page.inputValue("#node-config-input-apiKey"), "__PWRD__");
+      assert.equal((await testConnection()).ok, true, "the deployed key is used");
+      assert.ok(adminBodies.length > 0);
+      for (const body of adminBodies) {
+        assert.equal(JSON.parse(body).apiKey, undefined, "an unchanged key is not sent");
+        assert.ok(!body.includes("__PWRD__"));
+      }
+      await page.fill("#node-config-input-baseUrl", "localhost:5670");
+      await page.click("#node-config-input-test");
+      assert.match(await page.textContent("#node-config-input-test-result"), /http\(s\) URL/);
+      await closeDialogConfigCancel();
+    } finally {
+      emu.configure({ apiKeys: [] });
+    }
+  });
+
+  async function closeDialogConfigCancel() {
+    await page.click("#node-config-dialog-cancel");
+    await page.waitForSelector("#node-config-input-baseUrl", { state: "detached" });
+  }
+
+  it("chat: the parameter's label and picker follow the mode", async function () {
+    const labels = strings("en-US", "dbgpt-chat").param;
+    await edit(CHAT, "#node-input-chatMode");
+    const expected = {
+      chat_app: labels.app,
+      chat_knowledge: labels.space,
+      chat_flow: labels.flow,
+      chat_data: labels.database,
+      chat_with_db_qa: labels.database,
+      chat_dashboard: labels.database,
+    };
+    for (const [mode, label] of Object.entries(expected)) {
+      await page.selectOption("#node-input-chatMode", mode);
+      assert.equal(await page.textContent("#node-label-chatParam"), label, mode);
+      assert.equal(await page.isVisible("#node-row-chatParam"), true, mode);
+      assert.equal(await page.isVisible("#node-input-chatParam-pick"), mode === "chat_app", mode);
+    }
+    await page.selectOption("#node-input-chatMode", "chat_normal");
+    assert.equal(await page.isVisible("#node-row-chatParam"), false, "chat_normal needs no parameter");
+    await page.selectOption("#node-input-chatMode", "chat_app");
+    await closeDialog("#node-dialog-cancel");
+  });
+
+  it("chat: picks an agent app and a model from the server; numbers are stored as numbers", async function () {
+    await edit(CHAT, "#node-input-chatMode");
+    await page.click("#node-input-chatParam-pick");
+    const offered = await menuOptions();
+    assert.deepEqual(
+      offered,
+      AGENT_APPS.map((app) => app.app_name),
+      "agent apps only, in the server's order",
+    );
+    await page.click(".dbgpt-picker-menu li:nth-child(2) a");
+    const picked = await page.evaluate(() => [
+      $("#node-input-chatParam").typedInput("type"),
+      $("#node-input-chatParam").typedInput("value"),
+    ]);
+    assert.deepEqual(picked, ["str", AGENT_APPS[1].app_code]);
+    assert.match(await page.textContent("#node-input-chatParam-hint"), new RegExp(AGENT_APPS[1].app_name));
+
+    await page.click("#node-input-model-pick");
+    assert.deepEqual(await menuOptions(), LLM_MODELS);
+    await page.click(".dbgpt-picker-menu li:nth-child(1) a");
+
+    await page.fill("#node-input-temperature-number", "0.3");
+    await page.fill("#node-input-maxNewTokens-number", "256");
+    await page.fill("#node-input-maxConcurrent-number", "1.5");
+    assert.match(await page.getAttribute("#node-input-maxConcurrent-number", "class"), /input-error/);
+    await page.fill("#node-input-maxConcurrent-number", "2");
+    await closeDialog();
+    assert.deepEqual(
+      await nodeProps(CHAT, [
+        "chatParam",
+        "chatParamType",
+        "model",
+        "temperature",
+        "maxNewTokens",
+        "maxConcurrent",
+      ]),
+      {
+        chatParam: AGENT_APPS[1].app_code,
+        chatParamType: "str",
+        model: LLM_MODELS[0],
+        temperature: 0.3,
+        maxNewTokens: 256,
+        maxConcurrent: 2,
+      },
+    );
+
+    // Blank stays blank (the runtime then takes msg.temperature).
+    await edit(CHAT, "#node-input-chatMode");
+    assert.equal(await page.inputValue("#node-input-temperature-number"), "0.3");
+    await page.fill("#node-input-temperature-number", "");
+    await closeDialog();
+    assert.equal((await nodeProps(CHAT, ["temperature"])).temperature, "");
+    await deploy();
+    const flows = JSON.parse(fs.readFileSync(path.join(nr.userDir, "flows.json"), "utf8"));
+    const chat = flows.find((n) => n.id === CHAT);
+    assert.deepEqual(
+      [chat.maxNewTokens, chat.maxConcurrent, chat.temperature],
+      [256, 2, ""],
+      "the flow file holds numbers",
+    );
+    assert.ok(!JSON.stringify(flows).includes(KEY), "no key in the flow file");
+  });
+
+  it("get app: the picker offers every app, native ones included", async function () {
+    await edit(GET, "#node-input-appId");
+    await page.click("#node-input-appId-pick");
+    assert.deepEqual(
+      await menuOptions(),
+      DEFAULT_APPS.map((app) => app.app_name || app.app_code),
+    );
+    await page.click(".dbgpt-picker-menu li:nth-child(1) a");
+    assert.deepEqual(
+      await page.evaluate(() => [
+        $("#node-input-appId").typedInput("type"),
+        $("#node-input-appId").typedInput("value"),
+      ]),
+      ["str", DEFAULT_APPS[0].app_code],
+    );
+    await closeDialog("#node-dialog-cancel");
+  });
+
+  it("in Chinese: the dialogs' labels come from zh-CN", async function () {
+    page = await openEditor("zh-CN");
+    const zh = strings("zh-CN", "dbgpt-chat");
+    await edit(CHAT, "#node-input-chatMode");
+    assert.equal(await page.textContent("#node-label-chatParam"), zh.param.app);
+    assert.equal((await page.textContent('label[for="node-input-chatMode"]')).trim(), zh.label.chatMode);
+    assert.equal(
+      await page.textContent('#node-input-chatMode option[value="chat_knowledge"]'),
+      zh.mode.chat_knowledge,
+    );
+    await closeDialog("#node-dialog-cancel");
+    await editConfig();
+    assert.equal(
+      (await page.textContent("#node-config-input-test")).trim(),
+      strings("zh-CN", "dbgpt-config").test.button,
+    );
+    await closeDialogConfigCancel();
+  });
+});
