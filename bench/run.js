@@ -1,34 +1,90 @@
 "use strict";
-// `npm run bench` (after the build): runs every bench/*.bench.js against one emulator process and prints
-// each benchmark's lines. A benchmark exports { name, run({ emulatorUrl }) -> string[] }.
+// `npm run bench` (after the build): runs every bench/*.bench.js (or those whose file name contains the
+// first argument) against one emulator process, printing the machine, each benchmark's lines and a
+// summary of the targets. `--json <file>` also writes everything as JSON. A benchmark exports
+// { name, run({ emulatorUrl, emulator }) -> { lines, targets: [{ name, value, target, met }], data } }.
 const fs = require("node:fs");
+const os = require("node:os");
 const path = require("node:path");
 const { startEmulatorProcess } = require("./emulator");
 
+function parseArgs(argv) {
+  const args = { only: undefined, json: undefined };
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === "--json") args.json = argv[++i];
+    else args.only = argv[i];
+  }
+  return args;
+}
+
+function cpuModel() {
+  try {
+    const match = /^model name\s*:\s*(.+)$/m.exec(fs.readFileSync("/proc/cpuinfo", "utf8"));
+    if (match) return match[1].trim();
+  } catch {
+    // not Linux
+  }
+  return os.cpus()[0]?.model ?? "unknown";
+}
+
+function loadAverage() {
+  return os
+    .loadavg()
+    .map((n) => n.toFixed(2))
+    .join(" ");
+}
+
 async function main() {
-  const only = process.argv[2];
+  const args = parseArgs(process.argv.slice(2));
   const files = fs
     .readdirSync(__dirname)
-    .filter((file) => file.endsWith(".bench.js") && (only === undefined || file.includes(only)))
+    .filter((file) => file.endsWith(".bench.js") && (args.only === undefined || file.includes(args.only)))
     .sort();
-  if (files.length === 0) throw new Error(`no benchmark matches ${only}`);
+  if (files.length === 0) throw new Error(`no benchmark matches ${args.only}`);
+  const machine = {
+    date: new Date().toISOString(),
+    node: process.version,
+    cpu: cpuModel(),
+    cores: os.cpus().length,
+    memory: `${Math.round(os.totalmem() / 2 ** 30)} GiB`,
+    loadBefore: loadAverage(),
+  };
+  process.stdout.write(
+    `${machine.date}  Node.js ${machine.node}  ${machine.cpu} (${machine.cores} cores, ${machine.memory})\n` +
+      `load average before: ${machine.loadBefore}\n`,
+  );
+  const started = Date.now();
   const emulator = await startEmulatorProcess();
+  const report = { machine, benchmarks: [] };
   let failed = false;
   try {
     for (const file of files) {
       const bench = require(path.join(__dirname, file));
       process.stdout.write(`\n${bench.name}\n`);
+      const benchStarted = Date.now();
       try {
-        for (const line of await bench.run({ emulatorUrl: emulator.url }))
-          process.stdout.write(`  ${line}\n`);
+        const result = await bench.run({ emulatorUrl: emulator.url, emulator });
+        for (const line of result.lines) process.stdout.write(`  ${line}\n`);
+        const seconds = ((Date.now() - benchStarted) / 1000).toFixed(0);
+        process.stdout.write(`  (${seconds} s, load average ${loadAverage()})\n`);
+        report.benchmarks.push({ file, name: bench.name, seconds: Number(seconds), load: loadAverage(), ...result });
       } catch (err) {
         failed = true;
         process.stdout.write(`  FAILED: ${err.stack || err}\n`);
+        report.benchmarks.push({ file, name: bench.name, error: String(err.stack || err) });
       }
     }
   } finally {
     await emulator.stop();
   }
+  machine.loadAfter = loadAverage();
+  machine.seconds = Math.round((Date.now() - started) / 1000);
+  const targets = report.benchmarks.flatMap((b) => b.targets || []);
+  process.stdout.write(`\nTargets (load average after: ${machine.loadAfter}; ${machine.seconds} s in all)\n`);
+  for (const t of targets) {
+    process.stdout.write(`  ${t.met ? "met   " : "MISSED"}  ${t.name}: ${t.value} (target ${t.target})\n`);
+  }
+  if (args.json) fs.writeFileSync(args.json, JSON.stringify(report, null, 2));
   if (failed) process.exitCode = 1;
 }
 

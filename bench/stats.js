@@ -8,13 +8,13 @@ function median(values) {
 }
 
 /**
- * Runs each contender `rounds` times after one unmeasured warm-up each, alternating them and reversing
- * the order every round (A B, B A, ...) so neither always runs first. Returns the samples per name.
+ * Runs each contender `rounds` times after `warmup` unmeasured runs each, alternating them and reversing
+ * the order every round (A B C, C B A, ...) so that none always runs first. Returns the samples per name.
  */
-async function alternate(contenders, rounds) {
+async function alternate(contenders, rounds, warmup = 1) {
   const names = Object.keys(contenders);
   const samples = Object.fromEntries(names.map((name) => [name, []]));
-  for (const name of names) await contenders[name]();
+  for (let i = 0; i < warmup; i++) for (const name of names) await contenders[name]();
   for (let round = 0; round < rounds; round++) {
     const order = round % 2 === 0 ? names : [...names].reverse();
     for (const name of order) samples[name].push(await contenders[name]());
@@ -26,4 +26,17 @@ function formatRate(perSecond) {
   return `${Math.round(perSecond).toLocaleString("en-US")}/s`;
 }
 
-module.exports = { median, alternate, formatRate };
+function formatInt(value) {
+  return Math.round(value).toLocaleString("en-US");
+}
+
+function mib(bytes) {
+  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+/** A line for the targets summary. */
+function target(name, value, wanted, met) {
+  return { name, value, target: wanted, met };
+}
+
+module.exports = { median, alternate, formatRate, formatInt, mib, target };

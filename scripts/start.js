@@ -168,7 +168,7 @@ async function main() {
         if (node.type === "mqtt-broker") node.port = mqttPort;
         flows.push(node);
       }
-      say(`deployed: ${file}`);
+      say(`example: ${file}`);
     }
 
     linkPackage(USER_DIR);
@@ -212,6 +212,7 @@ async function main() {
   } catch (err) {
     // launchNodeRed's errors end with Node-RED's output, which was already shown.
     say(`failed: ${err.message.split("\n")[0]}`);
+    if (err.portInUse) say("Another program uses that port: set PORT to a free one.");
     await shutdown(1);
   }
 }

@@ -25,6 +25,8 @@ import {
 
 /** JSON bodies (app lists, error envelopes) larger than this are DBGPT_PROTOCOL. */
 const MAX_JSON_BODY_BYTES = 64 * 1024 * 1024;
+/** Node turns longer timer delays into 1 ms; a longer timeout is "practically never" anyway. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export interface TransportOptions {
   /** Normalised server root, e.g. `http://host:5670/prefix`. */
@@ -187,12 +189,15 @@ function preciseConnector(options: buildConnector.BuildOptions): buildConnector.
       else callback(null, connected as Socket);
     }) as unknown as Socket | undefined;
     if (timeoutMs > 0 && pending) {
-      timer = setTimeout(() => {
-        if (!pending) return;
-        pending = false;
-        socket?.destroy();
-        callback(new undiciErrors.ConnectTimeoutError(`connect timeout after ${timeoutMs} ms`), null);
-      }, timeoutMs);
+      timer = setTimeout(
+        () => {
+          if (!pending) return;
+          pending = false;
+          socket?.destroy();
+          callback(new undiciErrors.ConnectTimeoutError(`connect timeout after ${timeoutMs} ms`), null);
+        },
+        Math.min(timeoutMs, MAX_TIMER_MS),
+      );
     }
   };
 }
@@ -209,15 +214,18 @@ class IdleWatch {
   private readonly timer: NodeJS.Timeout;
 
   constructor(ms: number, onIdle: () => void) {
-    this.timer = setInterval(() => {
-      if (this.active || this.paused) {
-        this.active = false;
-        this.quietTicks = 0;
-      } else if (++this.quietTicks >= 4) {
-        this.stop();
-        onIdle();
-      }
-    }, ms / 4);
+    this.timer = setInterval(
+      () => {
+        if (this.active || this.paused) {
+          this.active = false;
+          this.quietTicks = 0;
+        } else if (++this.quietTicks >= 4) {
+          this.stop();
+          onIdle();
+        }
+      },
+      Math.min(ms / 4, MAX_TIMER_MS),
+    );
     this.timer.unref();
   }
 

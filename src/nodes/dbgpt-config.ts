@@ -3,9 +3,9 @@
  * (and so the one keep-alive dispatcher) shared by every node that uses it: created at first use, closed
  * when the config node closes. Also serves the editor's admin endpoints (apps, models, test connection).
  */
-import { DbgptClient, type DbgptError } from "../client";
+import type { DbgptClient, DbgptError } from "../client";
 import { registerAdminEndpoints } from "./shared/admin";
-import { envLookupFor, resolveConnection, tlsOptionsOf, type ResolvedConnection } from "./shared/connection";
+import { createClient, envLookupFor, resolveConnection, type ResolvedConnection } from "./shared/connection";
 import { invalidInput } from "./shared/failure";
 import { isBlank } from "./shared/inputs";
 import type { CloseDoneFn, Node, NodeAPI, NodeDef } from "./shared/red";
@@ -58,8 +58,7 @@ function setUpConfigNode(RED: NodeAPI, node: ConfigNode, def: ConfigDef): void {
     }
     if (!client) {
       try {
-        const tls = tlsOptionsOf(RED, def.tls);
-        client = new DbgptClient(tls ? { ...connection.options, tls } : connection.options);
+        client = createClient(RED, connection.options, def.tls);
       } catch (err) {
         throw invalidInput(reportProblem(err).message);
       }

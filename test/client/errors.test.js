@@ -166,6 +166,14 @@ describe("client errors, timeouts and aborts", () => {
       assert.equal(result.text, answerTokens("drip").join(""));
     });
 
+    it("a huge idle or connect timeout (beyond Node's timer range) does not fire at once", async () => {
+      ctx.emu.fault({ firstEventDelayMs: 150 });
+      const c = ctx.client({ idleTimeoutMs: 1e12, connectTimeoutMs: 1e12 });
+      const { result, error } = await collect(c.chat(chatRequest({ question: "patient" })));
+      assert.equal(error, undefined);
+      assert.equal(result.text, answerTokens("patient").join(""));
+    });
+
     it("idle timeout 0 means none", async () => {
       ctx.emu.fault({ firstEventDelayMs: 300 });
       const { result } = await collect(

@@ -73,6 +73,10 @@ function editorString(lang, key) {
   return key.split(".").reduce((node, part) => node[part], catalog);
 }
 
+function escapeRegExp(text) {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
 function screenshotName(title) {
   return `${title
     .replace(/[^a-z0-9]+/gi, "-")
@@ -109,7 +113,7 @@ describe("editor in chromium", function () {
   });
 
   after(async function () {
-    for (const editor of opened.splice(0)) await editor.close();
+    for (const editor of [...opened]) await editor.close();
     if (nr) await nr.stop();
     if (emu) await emu.close();
   });
@@ -117,9 +121,8 @@ describe("editor in chromium", function () {
   afterEach(async function () {
     if (this.currentTest.state !== "failed") return;
     for (const editor of opened) {
-      await editor.page
-        .screenshot({ path: path.join(ARTIFACTS, `failed-${screenshotName(this.currentTest.title)}`) })
-        .catch(() => {});
+      const name = `failed-${editor.locale}-${screenshotName(this.currentTest.title)}`;
+      await editor.page.screenshot({ path: path.join(ARTIFACTS, name) }).catch(() => {});
     }
   });
 
@@ -139,9 +142,11 @@ describe("editor in chromium", function () {
     const pageErrors = [];
     page.on("pageerror", (err) => pageErrors.push(err.message));
     const editor = {
+      locale,
       page,
       pageErrors,
       async close() {
+        if (opened.includes(editor)) opened.splice(opened.indexOf(editor), 1);
         await context.close().catch(() => {});
         fs.rmSync(profile, { recursive: true, force: true });
       },
@@ -210,8 +215,8 @@ describe("editor in chromium", function () {
       if (expectedLabel) assert.equal(entry.label, expectedLabel, `${type}'s palette label in ${lang}`);
       assert.match(
         entry.icon || "",
-        new RegExp(`/${type}\\.svg$|dbgpt[^/]*\\.svg$`),
-        `${type} uses its own SVG icon`,
+        new RegExp(`^icons/${escapeRegExp(PKG.name)}/[^/]+\\.svg$`),
+        `${type} uses an SVG icon of this package`,
       );
       const iconStatus = await page.evaluate(async (url) => {
         const res = await fetch(url);
@@ -296,6 +301,10 @@ describe("editor in chromium", function () {
 
     before(async function () {
       editor = await openEditor("en-US");
+    });
+
+    after(async function () {
+      if (editor) await editor.close();
     });
 
     it("shows the DB-GPT palette category with its nodes", async function () {
@@ -387,7 +396,7 @@ describe("editor in chromium", function () {
       await nr.waitForLog(/Started flows/, 30000, logFrom);
       await shoot(page, "e2e-deployed.png");
 
-      await page.click("#red-ui-tab-debug-link-button");
+      await showDebugSidebar(page);
       emu.reset();
       const question = "What can the editor do for me?";
       const res = await fetch(`${nr.url}${HTTP_PATH}`, {
@@ -421,7 +430,7 @@ describe("editor in chromium", function () {
     it("shows the chat node's help in the help sidebar", async function () {
       assert.ok(chatId, "the chat node from the previous test");
       const { page } = editor;
-      await showHelpFor(page, chatId);
+      await showHelpFor(page, chatId, "en-US");
       const help = await readHelp(page);
       assert.equal(help.title, catalogue("dbgpt-chat", "en-US").paletteLabel || "dbgpt-chat");
       assert.ok(help.text.includes(helpSummary("dbgpt-chat", "en-US")), "the help starts with its summary");
@@ -445,6 +454,10 @@ describe("editor in chromium", function () {
       editor = await openEditor("zh-CN");
     });
 
+    after(async function () {
+      if (editor) await editor.close();
+    });
+
     it("shows the same palette with Chinese labels, a Chinese editor and Chinese help", async function () {
       const { page } = editor;
       const deployLabel = (await page.locator("#red-ui-header-button-deploy").textContent()).trim();
@@ -460,7 +473,7 @@ describe("editor in chromium", function () {
         return id;
       });
       assert.ok(chatId, "the flow deployed in English is loaded");
-      await showHelpFor(page, chatId);
+      await showHelpFor(page, chatId, "zh-CN");
       const help = await readHelp(page);
       assert.equal(help.title, catalogue("dbgpt-chat", "zh-CN").paletteLabel || "dbgpt-chat");
       assert.match(help.text, /[\u4e00-\u9fff]/, "the help is in Chinese");
@@ -470,12 +483,29 @@ describe("editor in chromium", function () {
     });
   });
 
-  /** Selects the node and presses the book button of the info sidebar, as a user opens a node's help. */
-  async function showHelpFor(page, nodeId) {
-    await page.locator(`[id="${nodeId}"]`).click();
-    await page.click("#red-ui-tab-info-link-button");
-    await page.locator(".red-ui-info-header button:has(i.fa-book)").first().click();
+  /**
+   * Opens a node's help as a user does, the same in Node-RED 4.1 and 5: right-click the node, then
+   * "Node" > "Show node help" in the context menu (labels in the editor's language).
+   */
+  async function showHelpFor(page, nodeId, lang) {
+    const menuItem = (key) =>
+      page
+        .locator(".red-ui-menu a:visible")
+        .filter({ hasText: new RegExp(`^\\s*${escapeRegExp(editorString(lang, key))}\\s*$`) })
+        .first();
+    const node = page.locator(`[id="${nodeId}"]`);
+    await node.click();
+    await node.click({ button: "right" });
+    await menuItem("sidebar.info.node").hover();
+    await menuItem("menu.label.showNodeHelp").click();
     await page.waitForSelector(".red-ui-help-title", { state: "visible" });
+  }
+
+  /** Shows the debug sidebar with its keyboard shortcut (ctrl-g d), the same in Node-RED 4 and 5. */
+  async function showDebugSidebar(page) {
+    await page.locator("#red-ui-workspace-chart").click({ position: { x: 20, y: 400 } });
+    await page.keyboard.press("Control+g");
+    await page.keyboard.press("d");
   }
 
   function readHelp(page) {

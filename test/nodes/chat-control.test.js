@@ -216,6 +216,22 @@ describe("dbgpt-chat control: stop, queue, close, concurrency, status", function
     assert.ok(c.stream.length > 150 && c.statuses.length < 20, "no status per delta");
   });
 
+  it("many short requests in a row still give at most 4 status updates a second, ending cleared", async () => {
+    const c = await loadChat(emu.url, { chatMode: "chat_normal", stream: false });
+    for (let i = 0; i < 40; i++) {
+      c.node.receive({ payload: `quick ${i}` });
+      await sleep(15);
+    }
+    await waitFor(() => c.final.length === 40, "forty answers", 10000);
+    await sleep(400);
+    const times = c.statusTimes;
+    for (let i = 0; i < times.length; i++) {
+      const inWindow = times.filter((t) => t >= times[i] && t < times[i] + 1000).length;
+      assert.ok(inWindow <= 4, `${inWindow} status updates within one second`);
+    }
+    assert.deepEqual(c.statuses.at(-1), {}, "the trailing update shows the idle state");
+  });
+
   it("a red ring stays until the next request starts", async () => {
     const c = await loadChat(emu.url, { chatMode: "chat_normal" });
     c.node.receive({ payload: "[server-error] bad" });

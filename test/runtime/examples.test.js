@@ -17,6 +17,7 @@ const {
 } = require("./harness");
 
 const EXAMPLES_DIR = path.join(ROOT, "examples");
+const PKG_NAME = require(path.join(ROOT, "package.json")).name;
 const CHAT_PATH = "/api/v2/chat/completions";
 
 const delay = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -201,6 +202,20 @@ describe("examples: in a real Node-RED", function () {
       );
     }
     emu.reset();
+  });
+
+  it("offers the examples of the installed package under Import > Examples", async function () {
+    const base = `${nr.url}/library/examples/flows/${PKG_NAME}`;
+    const listing = await (await fetch(base)).json();
+    const names = listing.map((entry) => entry.fn).sort();
+    assert.deepEqual(
+      names,
+      exampleFiles().map((f) => f.replace(/\.json$/, "")),
+    );
+    const first = exampleFiles()[0];
+    const res = await fetch(`${base}/${encodeURIComponent(first.replace(/\.json$/, ""))}`);
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), JSON.parse(fs.readFileSync(path.join(EXAMPLES_DIR, first), "utf8")));
   });
 
   describe("HTTP chat endpoint", function () {

@@ -22,7 +22,7 @@ const { startNodeRed, freePort, requireBinary } = require("./harness");
 const {
   PROBE_SETTINGS,
   childEnv,
-  probe,
+  quietBaseline,
   settleHandles,
   expectNoUnhandled,
   configNode,
@@ -30,7 +30,6 @@ const {
   fold,
   driverFlow,
   Driver,
-  delay,
 } = require("./fixtures-hardening");
 const { startEmulator, answerFor, answerTokens, hugeText, APP_CODES } = require("../emulator");
 const { selfSigned } = require("../emulator/selfsigned");
@@ -173,14 +172,7 @@ describe("runtime: faults (real Node-RED against a misbehaving emulator)", funct
     });
     nr = await startNodeRed({ flows, settings: PROBE_SETTINGS, env: childEnv({ hostsFile }) });
     driver = new Driver(nr);
-    // The harness's own keep-alive connections (start-up polling) close within Node's 5 s server keep-alive.
-    const deadline = Date.now() + 7000;
-    let sample = await probe(nr);
-    while ((sample.handles.TCPSocketWrap || 0) > 1 && Date.now() < deadline) {
-      await delay(200);
-      sample = await probe(nr);
-    }
-    baseline = sample.handles;
+    baseline = await quietBaseline(nr);
   });
 
   after(async function () {

@@ -7,11 +7,13 @@
  *   PROBE_SETTINGS                  settings for startNodeRed: a test-only admin route GET /__dbgpt-test/probe
  *                                   answering { handles: {type: count}, heapUsed, gc, unhandled }
  *   probe(nr, { gc, adminRoot })    calls it (gc = rounds of global.gc() before measuring)
+ *   quietBaseline(nr)               the active handles at rest (the baseline for settleHandles)
  *   settleHandles(nr, baseline)     waits until no active-resource type is above its baseline count
  *   driverFlow({ targets })         a flow that drives nodes over HTTP and records every output, Catch and status
  *   Driver                          the test side of that flow: ask(), run(), statuses(), waitForStatus(), reset()
  *   httpRequest(url, options)       one request on its own connection (Connection: close, no keep-alive)
  *   configNode / chatNode           dbgpt-config and dbgpt-chat node objects with every flow key set
+ *   functionNode(id, z, name, func, outputs, wires)   a function node
  *   fold(stream)                    the answer text a stream of output-1 messages folds to
  */
 const assert = require("node:assert/strict");
@@ -91,6 +93,20 @@ async function settleHandles(nr, baseline, { ms = 5000, adminRoot = "", what = "
     }
     await delay(50);
   }
+}
+
+/**
+ * The runtime's active handles at rest, for settleHandles: taken once the harness's own keep-alive
+ * connections from start-up are gone (Node's server keep-alive closes them within 5 s).
+ */
+async function quietBaseline(nr, { adminRoot = "" } = {}) {
+  const deadline = Date.now() + 7000;
+  let sample = await probe(nr, { adminRoot });
+  while ((sample.handles.TCPSocketWrap || 0) > 1 && Date.now() < deadline) {
+    await delay(200);
+    sample = await probe(nr, { adminRoot });
+  }
+  return sample.handles;
 }
 
 /** No unhandled rejection recorded by the preload, none printed, and the runtime still running. */
@@ -449,11 +465,13 @@ module.exports = {
   PROBE_SETTINGS,
   childEnv,
   probe,
+  quietBaseline,
   settleHandles,
   expectNoUnhandled,
   httpRequest,
   configNode,
   chatNode,
+  functionNode,
   fold,
   driverFlow,
   Driver,

@@ -5,7 +5,8 @@
  * port, and Debian's mosquitto for the MQTT example. Shared by test/runtime, test/e2e and
  * scripts/start.js (which uses launchNodeRed with the working tree linked in instead of the tarball).
  *
- *   packTarball()                      -> Promise<path of the .tgz> (packed once per process, into .tmp/pack/)
+ *   packTarball()                      -> Promise<path of the .tgz> (packed once per process into a folder
+ *                                         .tmp/pack/<pid>-XXXXXX, removed when the process exits)
  *   startNodeRed({ flows, credentials, settings, env, lang, userDir })
  *                                      -> Promise<{ url, port, userDir, logs(), waitForLog(re, ms, from),
  *                                                   deploy(flows, credentials), subscribeDebug(), inject(id),
@@ -220,8 +221,16 @@ async function launchNodeRed({
   );
   const child = spawn(
     process.execPath,
-    [path.join(home, "red.js"), "--userDir", userDir, "--settings", path.join(userDir, "settings.js")],
-    { cwd: userDir, env: { ...process.env, NODE_RED_HOME: home, ...env }, stdio: ["ignore", "pipe", "pipe"] },
+    [
+      "--require",
+      path.join(__dirname, "exit-with-parent.js"),
+      path.join(home, "red.js"),
+      "--userDir",
+      userDir,
+      "--settings",
+      path.join(userDir, "settings.js"),
+    ],
+    { cwd: userDir, env: { ...process.env, NODE_RED_HOME: home, ...env }, stdio: ["pipe", "pipe", "pipe"] },
   );
   children.add(child);
 
@@ -266,7 +275,7 @@ async function launchNodeRed({
             resolve(value);
           } else if (exited) {
             finish();
-            reject(new Error(`Node-RED exited before ${what}:\n${output}`));
+            reject(new Error(`Node-RED exited while waiting to ${what}:\n${output}`));
           }
         },
       };
@@ -334,6 +343,8 @@ async function launchNodeRed({
   } catch (err) {
     await stop(2000);
     err.portInUse = portInUseRe.test(output);
+    // Show everything it printed, up to its exit (the missing types are listed after the warning).
+    err.message = `${err.message.split("\n")[0]}\n${output}`;
     throw err;
   }
 
@@ -440,7 +451,7 @@ async function launchNodeRed({
 let packPromise;
 
 /**
- * `npm pack` of the repo, once per process, into .tmp/pack/. It packs the build output that is there
+ * `npm pack` of the repo, once per process, into .tmp/pack/<pid>-XXXXXX/. It packs the build output that is there
  * (`npm test` builds first); with BUILD_BEFORE_PACK set it runs scripts/build.js first. Lifecycle
  * scripts are skipped: `npm pack` would otherwise run `prepare`, which rebuilds nodes/lib under the
  * feet of anything running from it.
@@ -458,16 +469,18 @@ function packTarball() {
           );
         }
       }
-      fs.rmSync(PACK_DIR, { recursive: true, force: true });
+      // One folder per process: test processes running side by side must not overwrite each other's tarball.
       fs.mkdirSync(PACK_DIR, { recursive: true });
+      const dest = fs.mkdtempSync(path.join(PACK_DIR, `${process.pid}-`));
+      tempDirs.add(dest);
       const out = await runCommand(
         "npm",
-        ["pack", "--ignore-scripts", "--json", "--loglevel=error", "--pack-destination", PACK_DIR],
+        ["pack", "--ignore-scripts", "--json", "--loglevel=error", "--pack-destination", dest],
         { cwd: ROOT },
       );
       const [{ filename }] = JSON.parse(out.slice(out.indexOf("[")));
       // npm names scoped tarballs "dbgpt-nodes-node-red-dbgpt-<version>.tgz"
-      const tgz = path.join(PACK_DIR, path.basename(filename.replace(/^@/, "").replace("/", "-")));
+      const tgz = path.join(dest, path.basename(filename.replace(/^@/, "").replace("/", "-")));
       if (!fs.existsSync(tgz)) throw new Error(`npm pack did not write ${tgz}:\n${out}`);
       return tgz;
     })();

@@ -22,6 +22,7 @@ const {
   httpRequest,
   configNode,
   chatNode,
+  functionNode,
   driverFlow,
   Driver,
 } = require("./fixtures-hardening");
@@ -50,6 +51,43 @@ function assertNoSecret(what, value) {
   const found = secretsIn(text);
   assert.deepEqual(found, [], `${what} contains an API key: ${found.join(", ")}`);
 }
+
+/**
+ * A chat node outside every Catch scope, so that its errors go to the runtime log: POST /fire with
+ * { payload } sends it a message (without req/res) and answers 202 at once.
+ */
+const LOOSE_NODES = [
+  { id: "loose-tab", type: "tab", label: "uncaught", disabled: false, info: "" },
+  {
+    id: "loose-in",
+    type: "http in",
+    z: "loose-tab",
+    name: "",
+    url: "/fire",
+    method: "post",
+    upload: false,
+    swaggerDoc: "",
+    wires: [["loose-fire"]],
+  },
+  functionNode(
+    "loose-fire",
+    "loose-tab",
+    "fire",
+    "msg.statusCode = 202;\nreturn [{ payload: msg.payload.payload }, msg];",
+    2,
+    [["chat-loose"], ["loose-res"]],
+  ),
+  { ...chatNode("chat-loose", "cfg-key"), z: "loose-tab", wires: [[], []] },
+  {
+    id: "loose-res",
+    type: "http response",
+    z: "loose-tab",
+    name: "",
+    statusCode: "",
+    headers: {},
+    wires: [],
+  },
+];
 
 describe("runtime: security (real Node-RED)", function () {
   this.timeout(30000);
@@ -107,6 +145,7 @@ describe("runtime: security (real Node-RED)", function () {
         },
       ],
       extra: [
+        ...LOOSE_NODES,
         configNode("cfg-key", emu.url),
         configNode("cfg-env", emu.url),
         configNode("cfg-wrong", emu.url),
@@ -187,6 +226,7 @@ describe("runtime: security (real Node-RED)", function () {
           },
         }),
         code: "DBGPT_HTTP",
+        said: /worker refused key/,
       },
       {
         label: "a 401 whose body echoes the key",
@@ -203,6 +243,7 @@ describe("runtime: security (real Node-RED)", function () {
           },
         }),
         code: "DBGPT_AUTH",
+        said: /invalid api key/,
       },
       {
         label: "an HTML 404 page that shows the key",
@@ -214,6 +255,7 @@ describe("runtime: security (real Node-RED)", function () {
           },
         }),
         code: "DBGPT_HTTP",
+        said: /404/,
       },
       {
         label: "a [SERVER_ERROR] event that echoes the key",
@@ -221,9 +263,10 @@ describe("runtime: security (real Node-RED)", function () {
           rawEvents: [`data: [SERVER_ERROR]bad credentials ${key}\n\n`, "data: [DONE]\n\n"],
         }),
         code: "DBGPT_STREAM_ERROR",
+        said: /bad credentials/,
       },
     ];
-    for (const { label, spec, code } of ECHOES) {
+    for (const { label, spec, code, said } of ECHOES) {
       it(`is masked in errors built from ${label}`, async () => {
         for (const [target, key] of [
           ["key", KEY],
@@ -239,9 +282,24 @@ describe("runtime: security (real Node-RED)", function () {
             "the server echoed the key",
           );
           assertNoSecret(`the ${code} error on ${target}`, outcome);
+          // Masked, not dropped: the server's own words are still there.
+          assert.match(outcome.error.message, said);
         }
       });
     }
+
+    it("is masked in the runtime log when no Catch handles the error", async () => {
+      for (const { label, spec, code, said } of ECHOES) {
+        const question = `uncaught echo: ${label}`;
+        emu.fault({ match: { question }, ...spec(KEY) });
+        const from = nr.logs().length;
+        const fired = await httpRequest(`${nr.url}/fire`, { method: "POST", body: { payload: question } });
+        assert.equal(fired.status, 202, fired.text);
+        const [line] = await nr.waitForLog(/\[error\] \[dbgpt-chat:chat chat-loose\][^\n]*/, 5000, from);
+        assert.match(line, said, `the log line has the server's words (${code})`);
+        assertNoSecret("the error log line", line);
+      }
+    });
 
     it("is masked in list-apps and get-app errors that echo it", async () => {
       const body = JSON.stringify({

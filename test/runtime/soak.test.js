@@ -13,12 +13,13 @@ const {
   PROBE_SETTINGS,
   childEnv,
   probe,
+  quietBaseline,
   settleHandles,
   expectNoUnhandled,
   httpRequest,
   configNode,
   chatNode,
-  delay,
+  functionNode,
 } = require("./fixtures-hardening");
 const { startEmulator, answerFor } = require("../emulator");
 
@@ -49,34 +50,15 @@ function soakFlow(emuUrl, version) {
       z: tab,
       wires: [["soak-deltas"], ["soak-answer"]],
     },
-    {
-      id: "soak-deltas",
-      type: "function",
-      z: tab,
-      name: "stream sink",
-      func: "return null;",
-      outputs: 1,
-      timeout: 0,
-      noerr: 0,
-      initialize: "",
-      finalize: "",
-      libs: [],
-      wires: [[]],
-    },
-    {
-      id: "soak-answer",
-      type: "function",
-      z: tab,
-      name: "answer",
-      func: "msg.payload = { answer: msg.payload, chunks: msg.dbgpt.chunks };\nreturn msg;",
-      outputs: 1,
-      timeout: 0,
-      noerr: 0,
-      initialize: "",
-      finalize: "",
-      libs: [],
-      wires: [["soak-res"]],
-    },
+    functionNode("soak-deltas", tab, "stream sink", "return null;", 1, [[]]),
+    functionNode(
+      "soak-answer",
+      tab,
+      "answer",
+      "msg.payload = { answer: msg.payload, chunks: msg.dbgpt.chunks };\nreturn msg;",
+      1,
+      [["soak-res"]],
+    ),
     {
       id: "soak-catch",
       type: "catch",
@@ -86,20 +68,14 @@ function soakFlow(emuUrl, version) {
       uncaught: false,
       wires: [["soak-failed"]],
     },
-    {
-      id: "soak-failed",
-      type: "function",
-      z: tab,
-      name: "failed",
-      func: "msg.statusCode = 502;\nmsg.payload = { error: msg.error.message, code: msg.error.code };\nreturn msg;",
-      outputs: 1,
-      timeout: 0,
-      noerr: 0,
-      initialize: "",
-      finalize: "",
-      libs: [],
-      wires: [["soak-res"]],
-    },
+    functionNode(
+      "soak-failed",
+      tab,
+      "failed",
+      "msg.statusCode = 502;\nmsg.payload = { error: msg.error.message, code: msg.error.code };\nreturn msg;",
+      1,
+      [["soak-res"]],
+    ),
     { id: "soak-res", type: "http response", z: tab, name: "", statusCode: "", headers: {}, wires: [] },
   ];
 }
@@ -131,14 +107,7 @@ describe("runtime: soak (1,000 chats and 50 redeploys in one Node-RED process)",
     this.timeout(300000);
     emu = await startEmulator({ delayMs: 0 });
     nr = await startNodeRed({ flows: soakFlow(emu.url, 0), settings: PROBE_SETTINGS, env: childEnv() });
-    // The harness's keep-alive connections from start-up close within Node's 5 s server keep-alive.
-    const deadline = Date.now() + 7000;
-    let sample = await probe(nr);
-    while ((sample.handles.TCPSocketWrap || 0) > 1 && Date.now() < deadline) {
-      await delay(200);
-      sample = await probe(nr);
-    }
-    baseline = sample.handles;
+    baseline = await quietBaseline(nr);
   });
 
   after(async function () {

@@ -9,8 +9,8 @@
  *   failures: 400 (bad input) or 502 (server) with {code, message}
  */
 import type { Request, Response } from "express";
-import { DbgptClient, isDbgptError, type CallOptions } from "../../client";
-import { envLookupFor, resolveConnection, tlsOptionsOf } from "./connection";
+import { isDbgptError, type CallOptions, type DbgptClient } from "../../client";
+import { createClient, envLookupFor, resolveConnection } from "./connection";
 import type { NodeAPI } from "./red";
 
 /** How long the editor waits for a silent server. */
@@ -76,8 +76,7 @@ async function answer(RED: NodeAPI, action: AdminAction, req: Request, res: Resp
       { baseUrl: body.baseUrl, apiKey: keyFor(RED, body), timeout: ADMIN_IDLE_TIMEOUT_MS / 1000 },
       envLookupFor(RED, deployed ?? undefined),
     );
-    const tls = tlsOptionsOf(RED, body.tls);
-    client = new DbgptClient(tls ? { ...options, tls } : options);
+    client = createClient(RED, options, body.tls);
     const result = await action(client, { signal: controller.signal });
     res.status(200).json(result);
   } catch (err) {

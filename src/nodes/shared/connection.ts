@@ -2,7 +2,7 @@
  * From a dbgpt-config's settings (deployed, or the editor dialog's current values) to the client's options:
  * `${ENV_VAR}` references, base URL normalisation, the idle timeout and the tls-config node.
  */
-import { normalizeBaseUrl, type ClientOptions, type TlsOptions } from "../../client";
+import { DbgptClient, normalizeBaseUrl, type ClientOptions, type TlsOptions } from "../../client";
 import { invalidInput } from "./failure";
 import { parseNonNegativeNumber, parseProperty } from "./inputs";
 import type { Node, NodeAPI } from "./red";
@@ -91,21 +91,22 @@ interface TlsConfigNode {
   addTLSOptions(opts: NodeRedTlsOptions): NodeRedTlsOptions;
 }
 
+/** A client for resolved options plus the tls-config node `tlsId` (looked up now, when it is used). */
+export function createClient(RED: NodeAPI, options: ClientOptions, tlsId: unknown): DbgptClient {
+  const tls = tlsOptionsOf(RED, tlsId);
+  return new DbgptClient(tls ? { ...options, tls } : options);
+}
+
 /** Looks up the tls-config node (when one is set) and turns its settings into the client's TLS options. */
-export function tlsOptionsOf(RED: NodeAPI, tlsId: unknown): TlsOptions | undefined {
+function tlsOptionsOf(RED: NodeAPI, tlsId: unknown): TlsOptions | undefined {
   if (typeof tlsId !== "string" || tlsId === "") return undefined;
   const tlsNode = RED.nodes.getNode(tlsId) as unknown as Partial<TlsConfigNode> | null;
   if (!tlsNode || typeof tlsNode.addTLSOptions !== "function") {
     throw invalidInput(`the TLS configuration ${tlsId} is missing, disabled or not deployed`);
   }
-  const given = tlsNode.addTLSOptions({});
-  const tls: TlsOptions = {};
-  if (given.ca !== undefined) tls.ca = given.ca;
-  if (given.cert !== undefined) tls.cert = given.cert;
-  if (given.key !== undefined) tls.key = given.key;
-  if (given.passphrase !== undefined) tls.passphrase = given.passphrase;
-  if (given.servername !== undefined) tls.servername = given.servername;
-  if (typeof given.rejectUnauthorized === "boolean") tls.rejectUnauthorized = given.rejectUnauthorized;
-  if (given.ALPNProtocols !== undefined) tls.alpnProtocols = given.ALPNProtocols;
+  const { ALPNProtocols, rejectUnauthorized, ...material } = tlsNode.addTLSOptions({});
+  const tls: TlsOptions = { ...material };
+  if (typeof rejectUnauthorized === "boolean") tls.rejectUnauthorized = rejectUnauthorized;
+  if (ALPNProtocols !== undefined) tls.alpnProtocols = ALPNProtocols;
   return tls;
 }
