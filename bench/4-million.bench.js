@@ -49,7 +49,7 @@ module.exports = {
       for (let round = 0; round < ROUNDS; round++) {
         const order = round % 2 === 0 ? ["node", "floor"] : ["floor", "node"];
         for (const name of order) {
-          const driver = name === "node" ? "drv-chat" : "drv-floor";
+          const driver = name === "node" ? "drv-chat" : "drv-floor-paced";
           const sample = await measure(nodeRed, driver, name === "node" ? { ...expect, chunks: DELTAS + 1 } : expect);
           samples[name].push(sample);
           lines.push(

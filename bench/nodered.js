@@ -9,6 +9,7 @@
  *   catch (scope: chat)                                          ------------------->  "count"
  *   bench-driver "drv-floor" -> function "floor" (the same messages, no HTTP) ------->  "count"
  *   bench-driver "drv-floor-clone" -> function "floor-clone" (the same, cloned) ---->  "count"
+ *   bench-driver "drv-floor-paced" -> function "floor-paced" (the same, paced) ----->  "count"
  *
  * startBenchNodeRed({ emulatorUrl }) -> { pid, call(cmd, args, timeoutMs), stop() }; see
  * bench/nodes/bench-nodes.js for the commands.
@@ -28,23 +29,44 @@ const STOP_GRACE_MS = 15_000;
 
 /**
  * The floor: a function node sending what dbgpt-chat sends for a `[long:N]` question (the same messages:
- * N deltas on output 1, the final on output 2), with no HTTP and no parsing. `node.send(msg, false)` is
- * Node-RED's bare message passing; without `false` the function node clones every message first, as a
- * function node written the usual way does.
+ * N deltas on output 1, then the final with the whole text on output 2), with no HTTP and no parsing.
+ *   "burst"  all messages in one loop with node.send(msg, false): Node-RED's bare message passing
+ *   "clone"  the same with node.send(msg), which clones each message first (a function node as usually written)
+ *   "paced"  1,000 messages per timer tick, so that, as with a stream, the messages are delivered while later
+ *            ones are still to come (node's setImmediate queue keeps a whole batch of delivered messages
+ *            alive until the batch ends: a burst of a million would still be in memory at the final message)
  */
-function floorFunc(clone) {
-  const send = clone ? "node.send" : "sendUncloned";
+function floorFunc(mode) {
+  const send = mode === "clone" ? "node.send" : "sendUncloned";
+  const loop = (from, to) => `for (; i < ${to}; i++) {
+    const text = i === 0 ? "t0" : " t" + i;
+    parts[i] = text;
+    const dbgpt = { type: "delta", index: i, conv_uid: msg.conv_uid, chat_mode: "chat_normal", model: "chatgpt_proxyllm", id: "floor" };
+    ${send}([{ ...msg, payload: text, dbgpt }, null]);
+  }`;
+  const finish = `const dbgpt = { type: "final", conv_uid: msg.conv_uid, chat_mode: "chat_normal", model: "chatgpt_proxyllm", id: "floor", chunks: n + 1 };
+  ${send}([null, { ...msg, payload: parts.join(""), conv_uid: msg.conv_uid, dbgpt }]);`;
+  const body =
+    mode === "paced"
+      ? `const step = () => {
+  const end = Math.min(i + 1000, n);
+  ${loop("i", "end")}
+  if (i < n) {
+    setTimeout(step, 0);
+    return;
+  }
+  ${finish}
+};
+step();`
+      : `${loop("i", "n")}
+{
+  ${finish}
+}`;
   return `const sendUncloned = (msgs) => node.send(msgs, false);
 const n = Number(/^\\[long:(\\d+)\\]$/.exec(msg.payload)[1]);
 const parts = new Array(n);
-for (let i = 0; i < n; i++) {
-  const text = i === 0 ? "t0" : " t" + i;
-  parts[i] = text;
-  const dbgpt = { type: "delta", index: i, conv_uid: msg.conv_uid, chat_mode: "chat_normal", model: "chatgpt_proxyllm", id: "floor" };
-  ${send}([{ ...msg, payload: text, dbgpt }, null]);
-}
-const dbgpt = { type: "final", conv_uid: msg.conv_uid, chat_mode: "chat_normal", model: "chatgpt_proxyllm", id: "floor", chunks: n + 1 };
-${send}([null, { ...msg, payload: parts.join(""), conv_uid: msg.conv_uid, dbgpt }]);
+let i = 0;
+${body}
 return null;`;
 }
 
@@ -105,9 +127,11 @@ function benchFlows(emulatorUrl) {
     },
     { id: "catch", type: "catch", z, name: "", scope: ["chat"], uncaught: false, wires: [["count"]] },
     { id: "drv-floor", type: "bench-driver", z, name: "", wires: [["floor"]] },
-    functionNode("floor", z, "Node-RED floor", floorFunc(false)),
+    functionNode("floor", z, "Node-RED floor", floorFunc("burst")),
     { id: "drv-floor-clone", type: "bench-driver", z, name: "", wires: [["floor-clone"]] },
-    functionNode("floor-clone", z, "function node floor (cloning send)", floorFunc(true)),
+    functionNode("floor-clone", z, "function node floor (cloning send)", floorFunc("clone")),
+    { id: "drv-floor-paced", type: "bench-driver", z, name: "", wires: [["floor-paced"]] },
+    functionNode("floor-paced", z, "Node-RED floor, 1,000 messages per tick", floorFunc("paced")),
     { id: "count", type: "bench-counter", z, name: "", wires: [] },
   ];
 }

@@ -11,13 +11,22 @@
  * Commands ({ bench: true, id, cmd, args } -> { bench: true, id, result | error }):
  *   memory { gc }    forced GCs (rounds), then process.memoryUsage() plus VmRSS/VmHWM in bytes
  *   resetPeak        resets VmHWM to the current RSS (/proc/self/clear_refs "5")
- *   run { ... }      see startRun(); resolves once every answer of the run has ended (or failed)
+ *   run { ... }      see startRun(); resolves once every answer of the run has ended (or failed), with
+ *                    timings, the CPU time and event-loop utilisation and delay of the run, and the checks
  */
+const diagnostics = require("node:diagnostics_channel");
 const fs = require("node:fs");
-const { performance } = require("node:perf_hooks");
+const { monitorEventLoopDelay, performance } = require("node:perf_hooks");
 const { FNV_OFFSET, fnv1a } = require("../fnv");
 
-const HOOK = "onReceive.bench";
+const RECEIVE_HOOK = "onReceive.bench";
+const SEND_HOOK = "onSend.bench";
+/** undici's diagnostics channels timed by a run with `trace` (first occurrence of each). */
+const TRACED = {
+  requestCreated: "undici:request:create",
+  headersReceived: "undici:request:headers",
+  firstBodyChunk: "undici:request:bodyChunkReceived",
+};
 
 const state = { RED: undefined, drivers: new Map(), run: undefined, listening: false };
 
@@ -53,6 +62,7 @@ function startRun(spec) {
         hash: FNV_OFFSET,
         length: 0,
         inputAt: undefined,
+        sentAt: undefined,
         firstAt: undefined,
         finalAt: undefined,
         ended: false,
@@ -72,16 +82,43 @@ function startRun(spec) {
     };
     state.run = run;
     if (spec.watch) {
-      state.RED.hooks.add(HOOK, (event) => {
+      state.RED.hooks.add(RECEIVE_HOOK, (event) => {
         if (event.destination.id !== spec.watch) return;
         const conv = convs.get(event.msg.conv_uid);
         if (conv && conv.inputAt === undefined) conv.inputAt = performance.now();
       });
+      state.RED.hooks.add(SEND_HOOK, (events) => {
+        if (events.length === 0 || events[0].source.id !== spec.watch) return;
+        const conv = convs.get(events[0].msg.conv_uid);
+        if (conv && conv.sentAt === undefined) conv.sentAt = performance.now();
+      });
+    }
+    if (spec.trace) {
+      run.trace = {};
+      run.untrace = [];
+      for (const [name, channel] of Object.entries(TRACED)) {
+        const listener = () => {
+          if (run.trace[name] === undefined) run.trace[name] = performance.now();
+        };
+        diagnostics.subscribe(channel, listener);
+        run.untrace.push(() => diagnostics.unsubscribe(channel, listener));
+      }
     }
     run.timer = setTimeout(() => {
       run.failures.push(`timed out after ${spec.timeoutMs} ms with ${run.remaining} answers still open`);
       endRun(run);
     }, spec.timeoutMs);
+    run.peaks = {};
+    const sample = () => {
+      const now = process.memoryUsage();
+      for (const key of ["rss", "heapUsed", "heapTotal", "external", "arrayBuffers"]) {
+        run.peaks[key] = Math.max(run.peaks[key] || 0, now[key]);
+      }
+    };
+    run.sampler = setInterval(sample, 20);
+    run.loopDelay = monitorEventLoopDelay({ resolution: 10 });
+    run.loopDelay.enable();
+    run.elu = performance.eventLoopUtilization();
     run.cpu = process.cpuUsage();
     run.firedAt = performance.now();
     for (let i = 0; i < spec.count; i++) {
@@ -94,8 +131,16 @@ function endRun(run) {
   if (state.run !== run) return;
   state.run = undefined;
   clearTimeout(run.timer);
-  if (run.spec.watch) state.RED.hooks.remove(HOOK);
+  if (run.spec.watch) {
+    state.RED.hooks.remove(RECEIVE_HOOK);
+    state.RED.hooks.remove(SEND_HOOK);
+  }
+  for (const untrace of run.untrace || []) untrace();
+  clearInterval(run.sampler);
   const cpu = process.cpuUsage(run.cpu);
+  const elu = performance.eventLoopUtilization(run.elu);
+  run.loopDelay.disable();
+  const delayMs = (value) => Math.round(value / 1e4) / 100;
   let firstDeltaAt = Infinity;
   let lastFinalAt = 0;
   const perConv = [];
@@ -104,6 +149,7 @@ function endRun(run) {
     if (conv.finalAt !== undefined) lastFinalAt = Math.max(lastFinalAt, conv.finalAt);
     perConv.push({
       inputMs: conv.inputAt === undefined ? null : conv.inputAt - run.firedAt,
+      sentMs: conv.sentAt === undefined ? null : conv.sentAt - run.firedAt,
       firstMs: conv.firstAt === undefined ? null : conv.firstAt - run.firedAt,
       firstFromInputMs:
         conv.firstAt === undefined || conv.inputAt === undefined ? null : conv.firstAt - conv.inputAt,
@@ -118,8 +164,16 @@ function endRun(run) {
     firstDeltaMs: Number.isFinite(firstDeltaAt) ? firstDeltaAt - run.firedAt : null,
     durationMs: (lastFinalAt || performance.now()) - run.firedAt,
     cpuMs: (cpu.user + cpu.system) / 1000,
+    eventLoopUtilization: elu.utilization,
+    eventLoopDelayMs: {
+      p50: delayMs(run.loopDelay.percentile(50)),
+      p99: delayMs(run.loopDelay.percentile(99)),
+      max: delayMs(run.loopDelay.max),
+    },
     heapAtFinal: run.heapAtFinal,
+    peaks: run.peaks,
     perConv: run.spec.count <= 50 ? perConv : undefined,
+    trace: run.trace && Object.fromEntries(Object.entries(run.trace).map(([k, at]) => [k, at - run.firedAt])),
   });
 }
 

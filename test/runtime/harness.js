@@ -73,8 +73,20 @@ function delay(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+// The system npm, not node_modules/.bin/npm (npm 10, a dependency of Node-RED, whose `pack` runs the
+// `prepare` script even with --ignore-scripts and so rebuilds nodes/lib under running tests): npm scripts
+// and npx put that folder first on PATH.
+const SYSTEM_PATH = (process.env.PATH || "")
+  .split(path.delimiter)
+  .filter((dir) => !/node_modules[\\/]\.bin[\\/]?$/.test(dir))
+  .join(path.delimiter);
+
 /** Runs a command; resolves with its output, rejects with the output in the message. */
-function runCommand(command, args, { cwd, timeoutMs = NPM_MS, env = process.env } = {}) {
+function runCommand(
+  command,
+  args,
+  { cwd, timeoutMs = NPM_MS, env = { ...process.env, PATH: SYSTEM_PATH } } = {},
+) {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
     children.add(child);
@@ -127,6 +139,11 @@ function toSource(value, indent = "") {
 
 // ---------------------------------------------------------------------------------------------------
 // Node-RED itself
+
+/** The version of the Node-RED the tests run, e.g. "4.1.15". */
+function nodeRedVersion() {
+  return JSON.parse(fs.readFileSync(path.join(nodeRedHome(), "package.json"), "utf8")).version;
+}
 
 /** The node-red package directory: NODE_RED_HOME (the package or an npm prefix holding it), else ours. */
 function nodeRedHome() {
@@ -670,5 +687,6 @@ module.exports = {
   baseSettings,
   deepMerge,
   nodeRedHome,
+  nodeRedVersion,
   freePort,
 };
