@@ -8,40 +8,21 @@
 // Screenshots go to test-artifacts/ (git-ignored). Without chromium the suite is skipped (CI=true: fails).
 const assert = require("node:assert/strict");
 const fs = require("node:fs");
-const os = require("node:os");
 const path = require("node:path");
 const { startEmulator, answerFor, DEFAULT_APPS, DEFAULT_MODELS } = require("../emulator");
-const { ROOT, startNodeRed, requireBinary, nodeRedHome } = require("../runtime/harness");
+const { ROOT, startNodeRed, nodeRedHome, escapeRegExp } = require("../runtime/harness");
+const { requireChromium, launchChromium, screenshot, screenshotFailure } = require("../support/browser");
+const { LOCALES_DIR, nodeStrings } = require("../support/locales");
 
-const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_APT = "apt-get install -y chromium";
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
-const ARTIFACTS = path.join(ROOT, "test-artifacts");
 const PKG = require(path.join(ROOT, "package.json"));
 const PALETTE_TYPES = ["dbgpt-list-apps", "dbgpt-get-app", "dbgpt-chat"];
 const CATEGORY_LABEL = "DB-GPT";
-const UI_MS = 15000;
 const HTTP_PATH = "/e2e/chat";
 const TAB_ID = "e2e0000000000001";
 
-/** A node type's strings from this package's catalogue for `lang` (what the editor should show). */
-function catalogue(type, lang) {
-  const file = path.join(ROOT, "nodes", "locales", lang, `${type}.json`);
-  return JSON.parse(fs.readFileSync(file, "utf8"))[type];
-}
-
 /** The first paragraph of a node's help in `lang`, as text (whitespace collapsed). */
 function helpSummary(type, lang) {
-  const file = path.join(ROOT, "nodes", "locales", lang, `${type}.html`);
+  const file = path.join(LOCALES_DIR, lang, `${type}.html`);
   const html = fs.readFileSync(file, "utf8");
   const block = html.slice(html.indexOf(`data-help-name="${type}"`));
   const match = /<p>([\s\S]*?)<\/p>/.exec(block);
@@ -73,29 +54,15 @@ function editorString(lang, key) {
   return key.split(".").reduce((node, part) => node[part], catalog);
 }
 
-function escapeRegExp(text) {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-}
-
-function screenshotName(title) {
-  return `${title
-    .replace(/[^a-z0-9]+/gi, "-")
-    .replace(/^-|-$/g, "")
-    .toLowerCase()}.png`;
-}
-
 describe("editor in chromium", function () {
   this.timeout(180000);
 
-  let chromium;
   let emu;
   let nr;
   const opened = [];
 
   before(async function () {
-    requireBinary(CHROMIUM, CHROMIUM_APT, this);
-    ({ chromium } = require("playwright-core"));
-    fs.mkdirSync(ARTIFACTS, { recursive: true });
+    requireChromium(this);
     emu = await startEmulator({ quiet: true });
     nr = await startNodeRed({
       flows: [{ id: TAB_ID, type: "tab", label: "E2E", disabled: false, info: "" }],
@@ -120,35 +87,24 @@ describe("editor in chromium", function () {
 
   afterEach(async function () {
     if (this.currentTest.state !== "failed") return;
-    for (const editor of opened) {
-      const name = `failed-${editor.locale}-${screenshotName(this.currentTest.title)}`;
-      await editor.page.screenshot({ path: path.join(ARTIFACTS, name) }).catch(() => {});
-    }
+    for (const editor of opened) await screenshotFailure(editor.page, editor.locale, this.currentTest.title);
   });
 
   /** A fresh chromium profile with the editor open in `locale`, the DB-GPT palette loaded. */
   async function openEditor(locale) {
-    const profile = fs.mkdtempSync(path.join(os.tmpdir(), "dbgpt-e2e-chromium-"));
-    const context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: CHROMIUM_ARGS,
+    const browser = await launchChromium({
       locale,
       viewport: { width: 1400, height: 900 },
-      timeout: 60000,
+      profilePrefix: "dbgpt-e2e-chromium-",
     });
-    const page = context.pages()[0] || (await context.newPage());
-    page.setDefaultTimeout(UI_MS);
-    const pageErrors = [];
-    page.on("pageerror", (err) => pageErrors.push(err.message));
+    const { page, pageErrors } = browser;
     const editor = {
       locale,
       page,
       pageErrors,
       async close() {
         if (opened.includes(editor)) opened.splice(opened.indexOf(editor), 1);
-        await context.close().catch(() => {});
-        fs.rmSync(profile, { recursive: true, force: true });
+        await browser.close();
       },
     };
     opened.push(editor);
@@ -158,18 +114,14 @@ describe("editor in chromium", function () {
     return editor;
   }
 
-  async function shoot(page, name) {
-    await page.screenshot({ path: path.join(ARTIFACTS, name) });
-  }
-
   /** The whole editor with the DB-GPT category scrolled into view, and the category on its own. */
   async function shootPalette(page, lang) {
     const category = page
       .locator(".red-ui-palette-category")
       .filter({ has: page.locator('.red-ui-palette-node[data-palette-type="dbgpt-chat"]') });
     await category.scrollIntoViewIfNeeded();
-    await shoot(page, `e2e-palette-${lang}.png`);
-    await category.screenshot({ path: path.join(ARTIFACTS, `e2e-palette-category-${lang}.png`) });
+    await screenshot(page, `e2e-palette-${lang}.png`);
+    await screenshot(category, `e2e-palette-category-${lang}.png`);
   }
 
   /** What the palette shows for our types: label, category element and its header, icon URL. */
@@ -211,7 +163,7 @@ describe("editor in chromium", function () {
       assert.equal(entry.categoryId, first.categoryId, `${type} is in the same palette category`);
       assert.equal(entry.header, CATEGORY_LABEL, `${type}'s palette category is labelled ${CATEGORY_LABEL}`);
       assert.deepEqual([...entry.typesInCategory].sort(), [...PALETTE_TYPES].sort());
-      const expectedLabel = catalogue(type, lang).paletteLabel;
+      const expectedLabel = nodeStrings(lang, type).paletteLabel;
       if (expectedLabel) assert.equal(entry.label, expectedLabel, `${type}'s palette label in ${lang}`);
       assert.match(
         entry.icon || "",
@@ -336,7 +288,7 @@ describe("editor in chromium", function () {
         llms.includes(await page.inputValue("#node-config-input-model")),
         "the model is one the server offers",
       );
-      await shoot(page, "e2e-config-dialog.png");
+      await screenshot(page, "e2e-config-dialog.png");
       await page.click("#node-config-dialog-ok");
       await page.waitForSelector("#node-config-input-baseUrl", { state: "detached" });
       const serverId = await page.inputValue("#node-input-server");
@@ -356,7 +308,7 @@ describe("editor in chromium", function () {
       }
       const choice = options.filter({ hasText: agentApp.app_code });
       assert.equal(await choice.count(), 1, `${agentApp.app_code} (${agentApp.team_mode}) is offered once`);
-      await shoot(page, "e2e-app-picker.png");
+      await screenshot(page, "e2e-app-picker.png");
       await choice.click();
       const picked = await page.evaluate(() => ({
         type: $("#node-input-chatParam").typedInput("type"),
@@ -394,7 +346,7 @@ describe("editor in chromium", function () {
       await page.click("#red-ui-header-button-deploy");
       await page.locator(".red-ui-notification", { hasText: /deployed/i }).waitFor({ state: "visible" });
       await nr.waitForLog(/Started flows/, 30000, logFrom);
-      await shoot(page, "e2e-deployed.png");
+      await screenshot(page, "e2e-deployed.png");
 
       await showDebugSidebar(page);
       emu.reset();
@@ -423,7 +375,7 @@ describe("editor in chromium", function () {
         chatId,
         { timeout: 5000 },
       );
-      await shoot(page, "e2e-debug-sidebar.png");
+      await screenshot(page, "e2e-debug-sidebar.png");
       assert.deepEqual(editor.pageErrors, []);
     });
 
@@ -432,7 +384,7 @@ describe("editor in chromium", function () {
       const { page } = editor;
       await showHelpFor(page, chatId, "en-US");
       const help = await readHelp(page);
-      assert.equal(help.title, catalogue("dbgpt-chat", "en-US").paletteLabel || "dbgpt-chat");
+      assert.equal(help.title, nodeStrings("en-US", "dbgpt-chat").paletteLabel || "dbgpt-chat");
       assert.ok(help.text.includes(helpSummary("dbgpt-chat", "en-US")), "the help starts with its summary");
       for (const heading of ["Inputs", "Outputs", "Details", "References"]) {
         assert.ok(
@@ -443,7 +395,7 @@ describe("editor in chromium", function () {
       for (const property of ["msg.payload", "msg.dbgpt", "msg.conv_uid", "msg.stop"]) {
         assert.ok(help.text.includes(property.replace(/^msg\./, "")), `the help mentions ${property}`);
       }
-      await shoot(page, "e2e-help-en.png");
+      await screenshot(page, "e2e-help-en.png");
     });
   });
 
@@ -475,10 +427,10 @@ describe("editor in chromium", function () {
       assert.ok(chatId, "the flow deployed in English is loaded");
       await showHelpFor(page, chatId, "zh-CN");
       const help = await readHelp(page);
-      assert.equal(help.title, catalogue("dbgpt-chat", "zh-CN").paletteLabel || "dbgpt-chat");
+      assert.equal(help.title, nodeStrings("zh-CN", "dbgpt-chat").paletteLabel || "dbgpt-chat");
       assert.match(help.text, /[\u4e00-\u9fff]/, "the help is in Chinese");
       assert.ok(help.text.includes(helpSummary("dbgpt-chat", "zh-CN")), "the zh-CN help summary is shown");
-      await shoot(page, "e2e-help-zh.png");
+      await screenshot(page, "e2e-help-zh.png");
       assert.deepEqual(editor.pageErrors, []);
     });
   });

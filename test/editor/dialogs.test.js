@@ -7,25 +7,13 @@
 // (CI=true: fails). Screenshots of failures go to test-artifacts/.
 const assert = require("node:assert/strict");
 const fs = require("node:fs");
-const os = require("node:os");
 const path = require("node:path");
 const { startEmulator, DEFAULT_APPS, DEFAULT_MODELS } = require("../emulator");
-const { ROOT, startNodeRed, requireBinary } = require("../runtime/harness");
+const { startNodeRed } = require("../runtime/harness");
+const { requireChromium, launchChromium, screenshotFailure } = require("../support/browser");
+const { configNode, chatNode } = require("../support/flow-format");
+const { nodeStrings } = require("../support/locales");
 
-const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_APT = "apt-get install -y chromium";
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
-const ARTIFACTS = path.join(ROOT, "test-artifacts");
-const UI_MS = 15000;
 const TAB = "dlg0000000000001";
 const CFG = "dlgcfg0000000001";
 const CHAT = "dlgchat000000001";
@@ -39,39 +27,18 @@ const AGENT_APPS = DEFAULT_APPS.filter(
     !(app.team_mode === "awel_layout" && app.team_context && app.team_context.flow_category === "chat_flow"),
 );
 
-function strings(lang, type) {
-  return JSON.parse(fs.readFileSync(path.join(ROOT, "nodes", "locales", lang, `${type}.json`), "utf8"))[type];
-}
-
 const FLOWS = (emuUrl) => [
   { id: TAB, type: "tab", label: "Dialogs", disabled: false, info: "" },
-  { id: CFG, type: "dbgpt-config", name: "", baseUrl: emuUrl, model: "", timeout: 120, tls: "" },
-  {
-    id: CHAT,
-    type: "dbgpt-chat",
+  configNode(CFG, emuUrl, { name: "" }),
+  chatNode(CHAT, CFG, {
     z: TAB,
     x: 200,
     y: 100,
     name: "",
-    server: CFG,
     chatMode: "chat_app",
     chatParam: AGENT_APPS[0].app_code,
-    chatParamType: "str",
-    model: "",
-    modelType: "str",
-    input: "payload",
-    inputType: "msg",
-    convUid: "conv_uid",
-    convUidType: "msg",
-    stream: true,
-    temperature: "",
-    maxNewTokens: "",
-    userName: "",
-    sysCode: "",
-    emitReasoning: false,
-    maxConcurrent: 0,
     wires: [[], []],
-  },
+  }),
   {
     id: GET,
     type: "dbgpt-get-app",
@@ -89,54 +56,42 @@ const FLOWS = (emuUrl) => [
 describe("editor dialogs in chromium", function () {
   this.timeout(120000);
 
-  let chromium;
   let emu;
   let nr;
-  let context;
+  let browser;
   let page;
-  let profile;
   const adminBodies = [];
   const pageErrors = [];
 
   before(async function () {
-    requireBinary(CHROMIUM, CHROMIUM_APT, this);
-    ({ chromium } = require("playwright-core"));
+    requireChromium(this);
     emu = await startEmulator({ quiet: true });
     nr = await startNodeRed({ flows: FLOWS(emu.url) });
     page = await openEditor("en-US");
   });
 
   after(async function () {
-    if (context) await context.close().catch(() => {});
-    if (profile) fs.rmSync(profile, { recursive: true, force: true });
+    if (browser) await browser.close();
     if (nr) await nr.stop();
     if (emu) await emu.close();
   });
 
   afterEach(async function () {
     if (this.currentTest.state === "failed" && page) {
-      fs.mkdirSync(ARTIFACTS, { recursive: true });
-      const name = this.currentTest.title.replace(/[^a-z0-9]+/gi, "-").toLowerCase();
-      await page.screenshot({ path: path.join(ARTIFACTS, `failed-dialog-${name}.png`) }).catch(() => {});
+      await screenshotFailure(page, "dialog", this.currentTest.title);
     }
     assert.deepEqual(pageErrors.splice(0), [], "no errors in the page");
   });
 
   async function openEditor(locale) {
-    if (context) await context.close();
-    if (profile) fs.rmSync(profile, { recursive: true, force: true });
-    profile = fs.mkdtempSync(path.join(os.tmpdir(), "dbgpt-dialogs-chromium-"));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: CHROMIUM_ARGS,
+    if (browser) await browser.close();
+    browser = await launchChromium({
       locale,
       viewport: { width: 1400, height: 950 },
-      timeout: 60000,
+      profilePrefix: "dbgpt-dialogs-chromium-",
+      pageErrors,
     });
-    const p = context.pages()[0] || (await context.newPage());
-    p.setDefaultTimeout(UI_MS);
-    p.on("pageerror", (err) => pageErrors.push(err.message));
+    const p = browser.page;
     p.on("request", (req) => {
       if (req.method() === "POST" && /\/dbgpt-config\/(apps|models|test)$/.test(req.url())) {
         adminBodies.push(req.postData() || "");
@@ -268,7 +223,7 @@ describe("editor dialogs in chromium", function () {
   }
 
   it("chat: the parameter's label and picker follow the mode", async function () {
-    const labels = strings("en-US", "dbgpt-chat").param;
+    const labels = nodeStrings("en-US", "dbgpt-chat").param;
     await edit(CHAT, "#node-input-chatMode");
     const expected = {
       chat_app: labels.app,
@@ -373,7 +328,7 @@ describe("editor dialogs in chromium", function () {
 
   it("in Chinese: the dialogs' labels come from zh-CN", async function () {
     page = await openEditor("zh-CN");
-    const zh = strings("zh-CN", "dbgpt-chat");
+    const zh = nodeStrings("zh-CN", "dbgpt-chat");
     await edit(CHAT, "#node-input-chatMode");
     assert.equal(await page.textContent("#node-label-chatParam"), zh.param.app);
     assert.equal((await page.textContent('label[for="node-input-chatMode"]')).trim(), zh.label.chatMode);
@@ -385,7 +340,7 @@ describe("editor dialogs in chromium", function () {
     await editConfig();
     assert.equal(
       (await page.textContent("#node-config-input-test")).trim(),
-      strings("zh-CN", "dbgpt-config").test.button,
+      nodeStrings("zh-CN", "dbgpt-config").test.button,
     );
     await closeDialogConfigCancel();
   });

@@ -7,38 +7,14 @@ const fs = require("node:fs");
 const path = require("node:path");
 const vm = require("node:vm");
 const ts = require("typescript");
+const { FLOW_FORMAT } = require("../support/flow-format");
+const { nodeCatalog } = require("../support/locales");
 
 const root = path.resolve(__dirname, "..", "..");
 const nodesDir = path.join(root, "nodes");
 const LANGS = ["en-US", "zh-CN"];
 const TYPES = ["dbgpt-config", "dbgpt-list-apps", "dbgpt-get-app", "dbgpt-chat"];
 
-// PRODUCT.md "Flow format": the defaults keys users' flows hold.
-const FLOW_FORMAT = {
-  "dbgpt-config": ["name", "baseUrl", "model", "timeout", "tls"],
-  "dbgpt-list-apps": ["name", "server", "agentAppsOnly"],
-  "dbgpt-get-app": ["name", "server", "appId", "appIdType"],
-  "dbgpt-chat": [
-    "name",
-    "server",
-    "chatMode",
-    "chatParam",
-    "chatParamType",
-    "model",
-    "modelType",
-    "input",
-    "inputType",
-    "convUid",
-    "convUidType",
-    "stream",
-    "temperature",
-    "maxNewTokens",
-    "userName",
-    "sysCode",
-    "emitReasoning",
-    "maxConcurrent",
-  ],
-};
 const ICONS = {
   "dbgpt-list-apps": "dbgpt-apps.svg",
   "dbgpt-get-app": "dbgpt-app.svg",
@@ -91,10 +67,6 @@ function scriptBlocks(html, type) {
 
 function nodeHtml(type) {
   return read(path.join(nodesDir, `${type}.html`));
-}
-
-function catalog(lang, type) {
-  return JSON.parse(read(path.join(nodesDir, "locales", lang, `${type}.json`)));
 }
 
 function coreCatalog(lang) {
@@ -465,7 +437,7 @@ describe("editor: locales", function () {
       const keys = usedKeys(html);
       assert.ok(keys.length > 0);
       for (const lang of LANGS) {
-        const own = catalog(lang, type);
+        const own = nodeCatalog(lang, type);
         const core = coreCatalog(lang);
         for (const key of keys) {
           if (key.startsWith("node-red:")) {
@@ -479,8 +451,8 @@ describe("editor: locales", function () {
     });
 
     it(`${type}: en-US and zh-CN have the same keys, placeholders, and a real translation`, function () {
-      const en = catalog("en-US", type);
-      const zh = catalog("zh-CN", type);
+      const en = nodeCatalog("en-US", type);
+      const zh = nodeCatalog("zh-CN", type);
       assert.deepEqual(leafKeys(zh).sort(), leafKeys(en).sort());
       let translated = 0;
       const keys = leafKeys(en);
@@ -500,7 +472,7 @@ describe("editor: locales", function () {
     // of the first node set that creates it, so every flow node's catalog carries the label.
     for (const lang of LANGS) {
       for (const type of ["dbgpt-list-apps", "dbgpt-get-app", "dbgpt-chat"]) {
-        assert.equal(lookup(catalog(lang, type), "palette.label.DB"), "DB-GPT", `${lang} ${type}`);
+        assert.equal(lookup(nodeCatalog(lang, type), "palette.label.DB"), "DB-GPT", `${lang} ${type}`);
       }
     }
   });
@@ -516,7 +488,7 @@ describe("editor: locales", function () {
     ];
     for (const lang of LANGS) {
       for (const type of ["dbgpt-list-apps", "dbgpt-get-app", "dbgpt-chat"]) {
-        const status = lookup(catalog(lang, type), "dbgpt.status");
+        const status = lookup(nodeCatalog(lang, type), "dbgpt.status");
         for (const key of statusKeys)
           assert.equal(typeof lookup(status, key), "string", `${lang} ${type} ${key}`);
         assert.deepEqual(interpolations(status.streaming), ["n"]);

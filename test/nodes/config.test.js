@@ -13,6 +13,7 @@ const {
   logLines,
   chatNode,
 } = require("./helpers");
+const { tlsConfigNode } = require("../support/flow-format");
 
 const tlsNode = require("@node-red/nodes/core/network/05-tls.js");
 
@@ -114,20 +115,7 @@ describe("dbgpt-config", function () {
     });
     after(() => tlsEmu && tlsEmu.close());
 
-    const tlsConfig = (over) => ({
-      id: "tls1",
-      type: "tls-config",
-      cert: "",
-      key: "",
-      ca: "",
-      certname: "",
-      keyname: "",
-      caname: "",
-      servername: "",
-      verifyservercert: true,
-      alpnprotocol: "",
-      ...over,
-    });
+    const tlsConfig = (extra) => tlsConfigNode("tls1", extra);
 
     it("passes the tls-config node's CA to the connection", async () => {
       const flow = chatFlow(tlsEmu.url, { chatMode: "chat_normal", stream: false }, { tls: "tls1" });

@@ -12,17 +12,22 @@ const {
   splitter,
 } = require("./helpers");
 
+/** A get-app node "get" using "cfg", reading msg.payload, wired to the helper "out". */
+function getAppNode(props = {}) {
+  return {
+    id: "get",
+    type: "dbgpt-get-app",
+    server: "cfg",
+    appId: "payload",
+    appIdType: "msg",
+    wires: [["out"]],
+    ...props,
+  };
+}
+
 function getFlow(baseUrl, get = {}) {
   return flowWith(baseUrl, [
-    {
-      id: "get",
-      type: "dbgpt-get-app",
-      server: "cfg",
-      appId: "payload",
-      appIdType: "msg",
-      wires: [["out"]],
-      ...get,
-    },
+    getAppNode(get),
     { id: "out", type: "helper" },
     { id: "catcher", type: "catch", scope: ["get"], uncaught: false, wires: [["caught"]] },
     { id: "caught", type: "helper" },
@@ -61,14 +66,7 @@ describe("dbgpt-get-app", function () {
     const flow = flowWith(emu.url, [
       { id: "list", type: "dbgpt-list-apps", server: "cfg", agentAppsOnly: false, wires: [["splitter"]] },
       splitter(["get"]),
-      {
-        id: "get",
-        type: "dbgpt-get-app",
-        server: "cfg",
-        appId: "payload",
-        appIdType: "msg",
-        wires: [["out"]],
-      },
+      getAppNode(),
       { id: "out", type: "helper" },
     ]);
     await helper.load([...NODES, splitNodes], flow);

@@ -1,8 +1,11 @@
 "use strict";
 // Shared set-up for the node tests: the compiled nodes in node-red-node-test-helper, flows wired to
-// helper nodes, a real emulator, and bounded waits.
+// helper nodes, a real emulator; bounded waits (sleep, waitFor) and fold come from test/support.
 const helper = require("node-red-node-test-helper");
 const { startEmulator, DEFAULT_APPS } = require("../emulator");
+const { CHAT_FIELDS } = require("../support/flow-format");
+const { fold } = require("../support/chat-output");
+const { delay: sleep, waitFor } = require("../support/wait");
 
 helper.init(require.resolve("node-red"));
 
@@ -53,28 +56,13 @@ function flowWith(baseUrl, nodes, config = {}) {
   ];
 }
 
-/** A dbgpt-chat node "chat" using "cfg", with every flow key at the editor's defaults. */
+/** A dbgpt-chat node "chat" using "cfg", with every flow key but the name set (CHAT_FIELDS). */
 function chatNode(props = {}) {
   return {
     id: "chat",
     type: "dbgpt-chat",
     server: "cfg",
-    chatMode: "chat_normal",
-    chatParam: "",
-    chatParamType: "str",
-    model: "",
-    modelType: "str",
-    input: "payload",
-    inputType: "msg",
-    convUid: "conv_uid",
-    convUidType: "msg",
-    stream: true,
-    temperature: "",
-    maxNewTokens: "",
-    userName: "",
-    sysCode: "",
-    emitReasoning: false,
-    maxConcurrent: 0,
+    ...CHAT_FIELDS,
     wires: [[], []],
     ...props,
   };
@@ -156,19 +144,6 @@ async function closedUrl() {
   return gone.url;
 }
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Polls until `predicate()` is truthy; rejects with `what` after timeoutMs. */
-async function waitFor(predicate, what = "condition", timeoutMs = 5000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = predicate();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
-
 /** Every log line the runtime wrote since the flow was loaded, as text. */
 function logText() {
   const spy = helper.log();
@@ -185,16 +160,6 @@ function logLines(level, fragment = "") {
   return spy.args
     .map((args) => args[0])
     .filter((entry) => entry && entry.level === level && String(entry.msg).includes(fragment));
-}
-
-/** Folds a chat's stream messages as PRODUCT.md says: append delta, set on replace, skip reasoning. */
-function fold(streamMessages) {
-  let text = "";
-  for (const m of streamMessages) {
-    if (m.dbgpt.type === "delta") text += m.payload;
-    else if (m.dbgpt.type === "replace") text = m.payload;
-  }
-  return text;
 }
 
 module.exports = {

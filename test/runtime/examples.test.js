@@ -15,39 +15,14 @@ const {
   MOSQUITTO_BIN,
   MOSQUITTO_APT,
 } = require("./harness");
+const { FLOW_FORMAT } = require("../support/flow-format");
+const { delay, waitFor } = require("../support/wait");
 
 const EXAMPLES_DIR = path.join(ROOT, "examples");
 const PKG_NAME = require(path.join(ROOT, "package.json")).name;
 const CHAT_PATH = "/api/v2/chat/completions";
 
-const delay = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** The PRODUCT.md "Flow format" keys of each node type (plus the keys every node has). */
-const FLOW_KEYS = {
-  "dbgpt-config": ["name", "baseUrl", "model", "timeout", "tls"],
-  "dbgpt-list-apps": ["name", "server", "agentAppsOnly"],
-  "dbgpt-get-app": ["name", "server", "appId", "appIdType"],
-  "dbgpt-chat": [
-    "name",
-    "server",
-    "chatMode",
-    "chatParam",
-    "chatParamType",
-    "model",
-    "modelType",
-    "input",
-    "inputType",
-    "convUid",
-    "convUidType",
-    "stream",
-    "temperature",
-    "maxNewTokens",
-    "userName",
-    "sysCode",
-    "emitReasoning",
-    "maxConcurrent",
-  ],
-};
+/** The keys every node on a tab has, beside its Flow format keys. */
 const NODE_KEYS = ["id", "type", "z", "x", "y", "wires"];
 
 function exampleFiles() {
@@ -130,7 +105,7 @@ describe("examples: shape", function () {
       assert.ok(!("credentials" in config), "no API key in the example");
       assert.equal(config.z, undefined, "the DB-GPT server is a global config node");
       for (const node of nodes) {
-        const keys = FLOW_KEYS[node.type];
+        const keys = FLOW_FORMAT[node.type];
         if (!keys) continue;
         const expected = new Set([...keys, ...(node.type === "dbgpt-config" ? ["id", "type"] : NODE_KEYS)]);
         assert.deepEqual(new Set(Object.keys(node)), expected, `${node.type} keys follow the flow format`);
@@ -376,25 +351,25 @@ describe("examples: in a real Node-RED", function () {
     async function deployMqttExample() {
       const logFrom = broker.logs().length;
       await nr.deploy(asShipped(example(/mqtt/i), { baseUrl: emu.url, brokerPort: broker.port }));
-      const deadline = Date.now() + 15000;
-      while (!/dbgpt\/ask \(QoS/.test(broker.logs().slice(logFrom))) {
-        if (Date.now() > deadline)
-          throw new Error(`Node-RED did not subscribe:\n${broker.logs().slice(logFrom)}`);
-        await delay(20);
-      }
+      await waitFor(
+        () => /dbgpt\/ask \(QoS/.test(broker.logs().slice(logFrom)),
+        () => `Node-RED to subscribe:\n${broker.logs().slice(logFrom)}`,
+        15000,
+        20,
+      );
     }
 
     /** Resolves with the messages received from index `from` up to and including the first on `topic`. */
-    async function until(topic, from, ms = 15000) {
-      const deadline = Date.now() + ms;
-      for (;;) {
-        const index = received.findIndex((m, i) => i >= from && m.topic === topic);
-        if (index >= 0) return received.slice(from, index + 1);
-        if (Date.now() > deadline) {
-          throw new Error(`nothing on ${topic} within ${ms} ms: ${JSON.stringify(received.slice(from))}`);
-        }
-        await delay(20);
-      }
+    function until(topic, from, ms = 15000) {
+      return waitFor(
+        () => {
+          const index = received.findIndex((m, i) => i >= from && m.topic === topic);
+          return index >= 0 && received.slice(from, index + 1);
+        },
+        () => `a message on ${topic}; received ${JSON.stringify(received.slice(from))}`,
+        ms,
+        20,
+      );
     }
 
     function checkAnswer(messages, question) {

@@ -14,11 +14,10 @@
  */
 const assert = require("node:assert/strict");
 const fs = require("node:fs");
-const http = require("node:http");
 const os = require("node:os");
 const path = require("node:path");
 
-const { startNodeRed, freePort, requireBinary, nodeRedVersion } = require("./harness");
+const { startNodeRed, requireBinary, nodeRedVersion } = require("./harness");
 
 // Node-RED copies an Error's `code` onto the msg.error that Catch gets from 4.1 on; 4.0 keeps only the
 // message and source there (msg.dbgpt.error.code carries the code on every version).
@@ -32,12 +31,12 @@ const {
   quietBaseline,
   settleHandles,
   expectNoUnhandled,
-  configNode,
-  chatNode,
-  fold,
   driverFlow,
   Driver,
 } = require("./fixtures-hardening");
+const { freePort, httpRequest } = require("../support/http");
+const { configNode, chatNode, tlsConfigNode } = require("../support/flow-format");
+const { fold } = require("../support/chat-output");
 const { startEmulator, answerFor, answerTokens, hugeText, APP_CODES } = require("../emulator");
 const { selfSigned } = require("../emulator/selfsigned");
 
@@ -54,30 +53,12 @@ function deltaEvent(text) {
 }
 
 /** The raw body the emulator streams for a chat_normal question (to find event boundaries). */
-function rawStream(emu, question) {
-  return new Promise((resolve, reject) => {
-    const body = JSON.stringify({ model: MODEL, messages: question, stream: true, chat_mode: "chat_normal" });
-    const req = http.request(
-      `${emu.url}/api/v2/chat/completions`,
-      {
-        method: "POST",
-        agent: false,
-        headers: {
-          "content-type": "application/json",
-          "content-length": Buffer.byteLength(body),
-          connection: "close",
-        },
-      },
-      (res) => {
-        const chunks = [];
-        res.on("data", (c) => chunks.push(c));
-        res.on("end", () => resolve(Buffer.concat(chunks)));
-        res.on("error", reject);
-      },
-    );
-    req.on("error", reject);
-    req.end(body);
+async function rawStream(emu, question) {
+  const res = await httpRequest(`${emu.url}/api/v2/chat/completions`, {
+    method: "POST",
+    body: { model: MODEL, messages: question, stream: true, chat_mode: "chat_normal" },
   });
+  return res.bytes;
 }
 
 /** Byte ranges [start, end) of each SSE event in a body. */
@@ -161,20 +142,7 @@ describe("runtime: faults (real Node-RED against a misbehaving emulator)", funct
         configNode("cfg-late", `http://dbgpt-late.test:${emu.port}`, timeout),
         configNode("cfg-tls-noca", tlsUrl, timeout),
         configNode("cfg-tls-ca", tlsUrl, { ...timeout, tls: "tls-ca" }),
-        {
-          id: "tls-ca",
-          type: "tls-config",
-          name: "trusts the emulator's self-signed certificate",
-          cert: "",
-          key: "",
-          ca: caFile,
-          certname: "",
-          keyname: "",
-          caname: "",
-          servername: "",
-          verifyservercert: true,
-          alpnprotocol: "",
-        },
+        tlsConfigNode("tls-ca", { name: "trusts the emulator's self-signed certificate", ca: caFile }),
       ],
     });
     nr = await startNodeRed({ flows, settings: PROBE_SETTINGS, env: childEnv({ hostsFile }) });

@@ -11,21 +11,17 @@
  *   settleHandles(nr, baseline)     waits until no active-resource type is above its baseline count
  *   driverFlow({ targets })         a flow that drives nodes over HTTP and records every output, Catch and status
  *   Driver                          the test side of that flow: ask(), run(), statuses(), waitForStatus(), reset()
- *   httpRequest(url, options)       one request on its own connection (Connection: close, no keep-alive)
- *   configNode / chatNode           dbgpt-config and dbgpt-chat node objects with every flow key set
  *   functionNode(id, z, name, func, outputs, wires)   a function node
- *   fold(stream)                    the answer text a stream of output-1 messages folds to
+ *
+ * (Requests: test/support/http.js; dbgpt node objects: test/support/flow-format.js.)
  */
 const assert = require("node:assert/strict");
-const http = require("node:http");
 const path = require("node:path");
+const { httpRequest } = require("../support/http");
+const { delay } = require("../support/wait");
 
 const PRELOAD = path.join(__dirname, "fixtures-preload.js");
 const PROBE_PATH = "/__dbgpt-test/probe";
-
-function delay(ms) {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 // ---------------------------------------------------------------------------------------------------
 // The Node-RED child
@@ -115,104 +111,6 @@ async function expectNoUnhandled(nr, { adminRoot = "" } = {}) {
   assert.deepEqual(unhandled, [], `unhandled rejections in Node-RED:\n${unhandled.join("\n")}`);
   assert.doesNotMatch(nr.logs(), /\[dbgpt-test\] unhandled rejection|Uncaught Exception/);
   assert.equal(nr.child.exitCode, null, "Node-RED exited");
-}
-
-// ---------------------------------------------------------------------------------------------------
-// HTTP
-
-/** One request on its own connection; resolves with { status, headers, text, json }. */
-function httpRequest(url, { method = "GET", headers = {}, body, timeoutMs = 20000 } = {}) {
-  return new Promise((resolve, reject) => {
-    const text = body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body);
-    const head = { connection: "close", ...headers };
-    if (text !== undefined) {
-      head["content-length"] = String(Buffer.byteLength(text));
-      if (typeof body !== "string" && !Object.keys(headers).some((h) => h.toLowerCase() === "content-type")) {
-        head["content-type"] = "application/json";
-      }
-    }
-    const req = http.request(url, { method, agent: false, headers: head }, (res) => {
-      const chunks = [];
-      res.on("data", (chunk) => chunks.push(chunk));
-      res.on("end", () => {
-        clearTimeout(timer);
-        const answer = Buffer.concat(chunks).toString("utf8");
-        let json;
-        try {
-          json = JSON.parse(answer);
-        } catch {
-          json = undefined;
-        }
-        resolve({ status: res.statusCode, headers: res.headers, text: answer, json });
-      });
-      res.on("error", (err) => {
-        clearTimeout(timer);
-        reject(err);
-      });
-    });
-    const timer = setTimeout(
-      () => req.destroy(new Error(`${method} ${url}: no complete answer within ${timeoutMs} ms`)),
-      timeoutMs,
-    );
-    req.on("error", (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    if (text !== undefined) req.write(text);
-    req.end();
-  });
-}
-
-// ---------------------------------------------------------------------------------------------------
-// Node objects
-
-function configNode(id, baseUrl, extra = {}) {
-  return {
-    id,
-    type: "dbgpt-config",
-    name: `server ${id}`,
-    baseUrl,
-    model: "",
-    timeout: 120,
-    tls: "",
-    ...extra,
-  };
-}
-
-function chatNode(id, server, extra = {}) {
-  return {
-    id,
-    type: "dbgpt-chat",
-    name: `chat ${id}`,
-    server,
-    chatMode: "chat_normal",
-    chatParam: "",
-    chatParamType: "str",
-    model: "",
-    modelType: "str",
-    input: "payload",
-    inputType: "msg",
-    convUid: "conv_uid",
-    convUidType: "msg",
-    stream: true,
-    temperature: "",
-    maxNewTokens: "",
-    userName: "",
-    sysCode: "",
-    emitReasoning: false,
-    maxConcurrent: 0,
-    ...extra,
-  };
-}
-
-/** The answer text output-1 messages fold to (append delta, set on replace, skip reasoning). */
-function fold(stream) {
-  let text = "";
-  for (const { payload, dbgpt } of stream) {
-    if (dbgpt.type === "delta") text += payload;
-    else if (dbgpt.type === "replace") text = payload;
-  }
-  return text;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -468,12 +366,7 @@ module.exports = {
   quietBaseline,
   settleHandles,
   expectNoUnhandled,
-  httpRequest,
-  configNode,
-  chatNode,
   functionNode,
-  fold,
   driverFlow,
   Driver,
-  delay,
 };

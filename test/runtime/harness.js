@@ -23,6 +23,8 @@ const fs = require("node:fs");
 const net = require("node:net");
 const os = require("node:os");
 const path = require("node:path");
+const { freePort } = require("../support/http");
+const { delay } = require("../support/wait");
 
 const ROOT = path.resolve(__dirname, "../..");
 const PACK_DIR = path.join(ROOT, ".tmp", "pack");
@@ -55,23 +57,6 @@ function removeTempDir(dir) {
 
 // ---------------------------------------------------------------------------------------------------
 // Small helpers
-
-/** Resolves with a port that was free on 127.0.0.1 a moment ago. */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function delay(ms) {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 // The system npm, not node_modules/.bin/npm (npm 10, a dependency of Node-RED, whose `pack` runs the
 // `prepare` script even with --ignore-scripts and so rebuilds nodes/lib under running tests): npm scripts
@@ -218,8 +203,9 @@ function writeUserDir(userDir, { settings, flows = [], credentials }) {
 
 /**
  * Starts red.js for a prepared userDir and waits until its flows are started and its HTTP server
- * answers. `echo` forwards its output to our stdout (npm start). The returned handle is the one
- * startNodeRed documents, minus the user-dir clean-up.
+ * answers GET `readyPath` with a 2xx (/settings needs a token under adminAuth: /auth/login does not).
+ * `echo` forwards its output to our stdout (npm start). The returned handle is the one startNodeRed
+ * documents, minus the user-dir clean-up.
  */
 async function launchNodeRed({
   userDir,
@@ -228,6 +214,7 @@ async function launchNodeRed({
   env = {},
   echo = false,
   startTimeoutMs = NODE_RED_START_MS,
+  readyPath = "/settings",
 }) {
   const home = nodeRedHome();
   const url = `http://127.0.0.1:${port}`;
@@ -341,7 +328,7 @@ async function launchNodeRed({
     const deadline = Date.now() + ms;
     for (;;) {
       try {
-        const res = await fetch(`${url}/settings`, { signal: AbortSignal.timeout(2000) });
+        const res = await fetch(`${url}${readyPath}`, { signal: AbortSignal.timeout(2000) });
         await res.arrayBuffer();
         if (res.ok) return;
       } catch {
@@ -689,4 +676,5 @@ module.exports = {
   nodeRedHome,
   nodeRedVersion,
   freePort,
+  escapeRegExp,
 };

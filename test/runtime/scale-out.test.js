@@ -12,6 +12,7 @@ const path = require("node:path");
 const mqtt = require("mqtt");
 const { startEmulator, answerFor } = require("../emulator");
 const { ROOT, startNodeRed, startMosquitto } = require("./harness");
+const { delay, waitFor } = require("../support/wait");
 
 const QUESTIONS = 200;
 const SHARED_TOPIC = "$share/dbgpt/dbgpt/ask";
@@ -49,19 +50,6 @@ function exampleFlows(brokerPort, dbgptUrl) {
     return node;
   });
   return { flows: rewritten, configId: configs[0].id };
-}
-
-function delay(ms) {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Polls `check` every 20 ms until it returns true; rejects with describe() after ms. */
-async function waitUntil(check, ms, describe) {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms: ${describe()}`);
-    await delay(20);
-  }
 }
 
 /** Everything the test client receives, by topic. */
@@ -148,10 +136,11 @@ describe("example 05 Scale out: two Node-RED instances share the questions throu
     // Both instances are members of the shared subscription once mosquitto has handled both SUBSCRIBEs
     // (it handles packets one at a time, so anything published after this is shared between them).
     const subscribed = () => broker.logs().split(SHARED_TOPIC).length - 1;
-    await waitUntil(
+    await waitFor(
       () => subscribed() >= 2,
-      20000,
       () => `${subscribed()} instance(s) subscribed:\n${broker.logs()}`,
+      20000,
+      20,
     );
 
     client = await mqtt.connectAsync(broker.url, {
@@ -196,15 +185,16 @@ describe("example 05 Scale out: two Node-RED instances share the questions throu
     published += all.length;
 
     const answered = () => questions.filter((q) => received.on(q.responseTopic).length > 0).length;
-    await waitUntil(
+    await waitFor(
       () =>
         answered() === QUESTIONS &&
         received.on("dbgpt/answer").length === noResponseTopic.length &&
         received.on("replies/p1/failing/error").length === 1,
-      30000,
       () =>
         `${answered()}/${QUESTIONS} answered, ${received.on("dbgpt/answer").length} on dbgpt/answer, ` +
         `${received.on("replies/p1/failing/error").length} error(s)`,
+      30000,
+      20,
     );
     await delay(500); // a duplicate or a late stream message would arrive by now
 
@@ -306,29 +296,32 @@ describe("example 05 Scale out: two Node-RED instances share the questions throu
         (q) => (keys.get(q.text) || []).includes(KEY_A) && received.on(q.responseTopic).length === 0,
       ).length;
     };
-    await waitUntil(
+    await waitFor(
       () => questions.length >= 40 && inFlightOnA() > 0,
-      10000,
       () => `${questions.length} published, ${inFlightOnA()} in flight on instance A`,
+      10000,
+      20,
     );
     state.stopping = true;
     await a.stop(); // SIGTERM, then waits for the process to exit
     state.stopped = true;
     const firstAfter = questions.length;
-    await waitUntil(
+    await waitFor(
       () => questions.length >= firstAfter + 60,
-      15000,
       () => `${questions.length - firstAfter} published after the stop`,
+      15000,
+      20,
     );
     publishing = false;
     await publisher;
 
     const after = questions.filter((q) => q.phase === "after");
     const answeredAfter = () => after.filter((q) => received.on(q.responseTopic).length > 0).length;
-    await waitUntil(
+    await waitFor(
       () => answeredAfter() === after.length,
-      20000,
       () => `${answeredAfter()}/${after.length} questions published after the stop answered`,
+      20000,
+      20,
     );
     await delay(500);
 

@@ -12,20 +12,19 @@
  */
 const assert = require("node:assert/strict");
 const { randomBytes } = require("node:crypto");
-const path = require("node:path");
 
 const { startNodeRed } = require("./harness");
 const {
   PROBE_SETTINGS,
   childEnv,
   expectNoUnhandled,
-  httpRequest,
-  configNode,
-  chatNode,
   functionNode,
   driverFlow,
   Driver,
 } = require("./fixtures-hardening");
+const { httpRequest } = require("../support/http");
+const { configNode, chatNode } = require("../support/flow-format");
+const { adminAuthSettings, adminToken, bearer } = require("../support/admin-auth");
 const { startEmulator, answerFor } = require("../emulator");
 
 const hex = () => randomBytes(8).toString("hex");
@@ -41,6 +40,12 @@ const SECRETS = [KEY, ENV_KEY, WRONG_KEY, CR_KEY_HEAD, LF_KEY_HEAD];
 
 const CHAT_PATH = "/api/v2/chat/completions";
 const APPS_PATH = "/api/v2/serve/apps";
+
+/** An emulator fault that answers HTTP `status` with DB-GPT's failure envelope carrying err_code/err_msg. */
+function failure(status, errCode, errMsg) {
+  const body = JSON.stringify({ success: false, err_code: errCode, err_msg: errMsg, data: null });
+  return { status: { status, contentType: "application/json", body } };
+}
 
 function secretsIn(text) {
   return SECRETS.filter((secret) => text.includes(secret));
@@ -213,35 +218,13 @@ describe("runtime: security (real Node-RED)", function () {
     const ECHOES = [
       {
         label: "a 502 whose JSON body echoes the key",
-        spec: (key) => ({
-          status: {
-            status: 502,
-            contentType: "application/json",
-            body: JSON.stringify({
-              success: false,
-              err_code: "E0502",
-              err_msg: `worker refused key ${key}`,
-              data: null,
-            }),
-          },
-        }),
+        spec: (key) => failure(502, "E0502", `worker refused key ${key}`),
         code: "DBGPT_HTTP",
         said: /worker refused key/,
       },
       {
         label: "a 401 whose body echoes the key",
-        spec: (key) => ({
-          status: {
-            status: 401,
-            contentType: "application/json",
-            body: JSON.stringify({
-              success: false,
-              err_code: "401",
-              err_msg: `invalid api key: ${key}`,
-              data: null,
-            }),
-          },
-        }),
+        spec: (key) => failure(401, "401", `invalid api key: ${key}`),
         code: "DBGPT_AUTH",
         said: /invalid api key/,
       },
@@ -302,16 +285,10 @@ describe("runtime: security (real Node-RED)", function () {
     });
 
     it("is masked in list-apps and get-app errors that echo it", async () => {
-      const body = JSON.stringify({
-        success: false,
-        err_code: "E000X",
-        err_msg: `query app error: key ${KEY}`,
-        data: null,
-      });
       emu.fault({
         match: { path: APPS_PATH },
         times: 2,
-        status: { status: 500, contentType: "application/json", body },
+        ...failure(500, "E000X", `query app error: key ${KEY}`),
       });
       for (const [target, props] of [
         ["apps", { payload: "list" }],
@@ -346,16 +323,7 @@ describe("runtime: security (real Node-RED)", function () {
         [withId, KEY],
         [{ baseUrl: emu.url, apiKey: ENV_KEY }, ENV_KEY],
       ]) {
-        const echo = JSON.stringify({
-          success: false,
-          err_code: "401",
-          err_msg: `rejected ${key}`,
-          data: null,
-        });
-        emu.fault({
-          match: { path: CHAT_PATH },
-          status: { status: 401, contentType: "application/json", body: echo },
-        });
+        emu.fault({ match: { path: CHAT_PATH }, ...failure(401, "401", `rejected ${key}`) });
         const rejected = await admin("test", body);
         assert.equal(rejected.status, 200, rejected.text);
         assert.equal(rejected.json.ok, false);
@@ -534,9 +502,6 @@ describe("runtime: security with adminAuth on", function () {
 
   before(async function () {
     this.timeout(300000);
-    const editorApi = path.dirname(require.resolve("@node-red/editor-api/package.json"));
-    const bcrypt = require(require.resolve("bcryptjs", { paths: [editorApi] }));
-    const hash = bcrypt.hashSync(PASSWORD, 8);
     emu = await startEmulator({ delayMs: 0, apiKeys: [KEY] });
     const tab = "auth-tab";
     nr = await startNodeRed({
@@ -570,13 +535,7 @@ describe("runtime: security with adminAuth on", function () {
       settings: {
         ...PROBE_SETTINGS,
         httpAdminRoot: ADMIN_ROOT,
-        adminAuth: {
-          type: "credentials",
-          users: [
-            { username: "admin", password: hash, permissions: "*" },
-            { username: "viewer", password: hash, permissions: "read" },
-          ],
-        },
+        adminAuth: adminAuthSettings(PASSWORD, { admin: "*", viewer: "read" }),
       },
       env: childEnv(),
     });
@@ -589,16 +548,6 @@ describe("runtime: security with adminAuth on", function () {
   });
 
   beforeEach(() => emu.reset());
-
-  /** A token with the user's own permissions (scope "": Node-RED grants what the user has). */
-  async function token(username) {
-    const res = await httpRequest(`${nr.url}${ADMIN_ROOT}/auth/token`, {
-      method: "POST",
-      body: { client_id: "node-red-admin", grant_type: "password", scope: "", username, password: PASSWORD },
-    });
-    assert.equal(res.status, 200, res.text);
-    return res.json.access_token;
-  }
 
   const body = () => ({ baseUrl: emu.url, id: "cfg-auth" });
 
@@ -624,12 +573,12 @@ describe("runtime: security with adminAuth on", function () {
 
   it("with a token (admin or read-only) the endpoints answer, without the key", async () => {
     for (const user of ["admin", "viewer"]) {
-      const authorization = `Bearer ${await token(user)}`;
+      const headers = bearer(await adminToken(`${nr.url}${ADMIN_ROOT}`, user, PASSWORD));
       const call = (route) =>
         httpRequest(`${nr.url}${ADMIN_ROOT}/dbgpt-config/${route}`, {
           method: "POST",
           body: body(),
-          headers: { authorization },
+          headers,
         });
       const apps = await call("apps");
       assert.equal(apps.status, 200, apps.text);

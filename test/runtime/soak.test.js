@@ -16,11 +16,10 @@ const {
   quietBaseline,
   settleHandles,
   expectNoUnhandled,
-  httpRequest,
-  configNode,
-  chatNode,
   functionNode,
 } = require("./fixtures-hardening");
+const { httpRequest } = require("../support/http");
+const { configNode, chatNode } = require("../support/flow-format");
 const { startEmulator, answerFor } = require("../emulator");
 
 const CHATS = 1000;

@@ -1,0 +1,99 @@
+"use strict";
+/**
+ * Debian's chromium driven by playwright-core, for the editor tests (test/e2e, test/editor):
+ *
+ *   requireChromium(ctx)              skips the mocha suite of `ctx` without chromium (CI=true: fails)
+ *   launchChromium({ locale, ... })   a headless chromium with a fresh profile: { context, page, pageErrors,
+ *                                     close() }
+ *   screenshot(target, name)          a page or locator as test-artifacts/<name>
+ *   screenshotFailure(page, label, title)   best effort, test-artifacts/failed-<label>-<title>.png
+ */
+const fs = require("node:fs");
+const os = require("node:os");
+const path = require("node:path");
+const { ROOT, requireBinary } = require("../runtime/harness");
+
+const CHROMIUM = "/usr/bin/chromium";
+const CHROMIUM_APT = "apt-get install -y chromium";
+const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+const ARTIFACTS = path.join(ROOT, "test-artifacts");
+/** The default timeout of every page action and wait. */
+const UI_MS = 15000;
+
+/** From a mocha hook or test (`ctx` is its `this`): skips its suite when chromium is not installed. */
+function requireChromium(ctx) {
+  requireBinary(CHROMIUM, CHROMIUM_APT, ctx);
+}
+
+/**
+ * Headless chromium with a fresh temporary profile (removed by close()) and its one page, whose actions
+ * time out after UI_MS and whose uncaught errors are pushed to `pageErrors` (a new array unless given).
+ */
+async function launchChromium({ locale, viewport, profilePrefix = "dbgpt-chromium-", pageErrors = [] }) {
+  const { chromium } = require("playwright-core");
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), profilePrefix));
+  const removeProfile = () => fs.rmSync(profile, { recursive: true, force: true });
+  let context;
+  try {
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: CHROMIUM_ARGS,
+      locale,
+      viewport,
+      timeout: 60000,
+    });
+  } catch (err) {
+    removeProfile();
+    throw err;
+  }
+  const page = context.pages()[0] || (await context.newPage());
+  page.setDefaultTimeout(UI_MS);
+  page.on("pageerror", (err) => pageErrors.push(err.message));
+  return {
+    context,
+    page,
+    pageErrors,
+    async close() {
+      await context.close().catch(() => {});
+      removeProfile();
+    },
+  };
+}
+
+/** A file name for a test title: "Shows the palette (en)" -> "shows-the-palette-en.png". */
+function screenshotName(title) {
+  return `${title
+    .replace(/[^a-z0-9]+/gi, "-")
+    .replace(/^-|-$/g, "")
+    .toLowerCase()}.png`;
+}
+
+/** Saves a screenshot of a page or a locator as test-artifacts/<name>. */
+async function screenshot(target, name) {
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  await target.screenshot({ path: path.join(ARTIFACTS, name) });
+}
+
+/** After a failed test, best effort: test-artifacts/failed-<label>-<test title>.png. */
+function screenshotFailure(page, label, title) {
+  return screenshot(page, `failed-${label}-${screenshotName(title)}`).catch(() => {});
+}
+
+module.exports = {
+  ARTIFACTS,
+  UI_MS,
+  requireChromium,
+  launchChromium,
+  screenshot,
+  screenshotFailure,
+};
