@@ -20,7 +20,7 @@ const { rawDeltas, clientDeltas } = require("./readers");
 const { median, alternate, formatRate, target } = require("./stats");
 
 const DELTAS = Number(process.env.BENCH_DELTAS || 20_000);
-const ROUNDS = Number(process.env.BENCH_ROUNDS || 15);
+const ROUNDS = Number(process.env.BENCH_ROUNDS || 21);
 const WARMUP = 3;
 const QUESTION = `[long:${DELTAS}]`;
 
@@ -93,7 +93,9 @@ module.exports = {
           target("throughput client/raw", clientRatio.toFixed(3), ">= 0.9", clientRatio >= 0.9),
           target("throughput node/floor", nodeRatio.toFixed(3), ">= 0.9", nodeRatio >= 0.9),
         ],
-        data: Object.fromEntries(Object.keys(samples).map((name) => [name, { wall: wall(name), cpu: cpu(name) }])),
+        data: Object.fromEntries(
+          Object.keys(samples).map((name) => [name, { wall: wall(name), cpu: cpu(name) }]),
+        ),
       };
     } finally {
       await nodeRed.stop();

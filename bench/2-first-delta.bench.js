@@ -41,7 +41,15 @@ module.exports = {
     const runNode = async (extra = {}) => {
       const result = await nodeRed.call(
         "run",
-        { driver: "drv-chat", count: 1, question: QUESTION, convPrefix: "fd", expect, timeoutMs: 10_000, ...extra },
+        {
+          driver: "drv-chat",
+          count: 1,
+          question: QUESTION,
+          convPrefix: "fd",
+          expect,
+          timeoutMs: 10_000,
+          ...extra,
+        },
         15_000,
       );
       if (result.failureCount > 0) throw new Error(`node: ${result.failures.join("; ")}`);

@@ -50,7 +50,11 @@ module.exports = {
         const order = round % 2 === 0 ? ["node", "floor"] : ["floor", "node"];
         for (const name of order) {
           const driver = name === "node" ? "drv-chat" : "drv-floor-paced";
-          const sample = await measure(nodeRed, driver, name === "node" ? { ...expect, chunks: DELTAS + 1 } : expect);
+          const sample = await measure(
+            nodeRed,
+            driver,
+            name === "node" ? { ...expect, chunks: DELTAS + 1 } : expect,
+          );
           samples[name].push(sample);
           lines.push(
             `${name.padEnd(5)} round ${round + 1}: retained ${mib(sample.retained)}, peak RSS ${mib(sample.peakRss)} ` +

@@ -43,7 +43,13 @@ async function rawDeltas(dispatcher, url, question, expectDeltas) {
     dispatcher,
     method: "POST",
     headers: { "content-type": "application/json", accept: "text/event-stream" },
-    body: JSON.stringify({ model: MODEL, messages: question, stream: true, chat_mode: "chat_normal", temperature: null }),
+    body: JSON.stringify({
+      model: MODEL,
+      messages: question,
+      stream: true,
+      chat_mode: "chat_normal",
+      temperature: null,
+    }),
   });
   if (statusCode !== 200) {
     await body.dump();

@@ -44,13 +44,16 @@ async function main() {
   const machine = {
     date: new Date().toISOString(),
     node: process.version,
+    nodeRed: require("node-red/package.json").version,
+    undici: require("undici/package.json").version,
     cpu: cpuModel(),
     cores: os.cpus().length,
     memory: `${Math.round(os.totalmem() / 2 ** 30)} GiB`,
     loadBefore: loadAverage(),
   };
   process.stdout.write(
-    `${machine.date}  Node.js ${machine.node}  ${machine.cpu} (${machine.cores} cores, ${machine.memory})\n` +
+    `${machine.date}  Node.js ${machine.node}  Node-RED ${machine.nodeRed}  undici ${machine.undici}\n` +
+      `${machine.cpu} (${machine.cores} cores, ${machine.memory})\n` +
       `load average before: ${machine.loadBefore}\n`,
   );
   const started = Date.now();
@@ -67,7 +70,13 @@ async function main() {
         for (const line of result.lines) process.stdout.write(`  ${line}\n`);
         const seconds = ((Date.now() - benchStarted) / 1000).toFixed(0);
         process.stdout.write(`  (${seconds} s, load average ${loadAverage()})\n`);
-        report.benchmarks.push({ file, name: bench.name, seconds: Number(seconds), load: loadAverage(), ...result });
+        report.benchmarks.push({
+          file,
+          name: bench.name,
+          seconds: Number(seconds),
+          load: loadAverage(),
+          ...result,
+        });
       } catch (err) {
         failed = true;
         process.stdout.write(`  FAILED: ${err.stack || err}\n`);

@@ -26,10 +26,6 @@ function formatRate(perSecond) {
   return `${Math.round(perSecond).toLocaleString("en-US")}/s`;
 }
 
-function formatInt(value) {
-  return Math.round(value).toLocaleString("en-US");
-}
-
 function mib(bytes) {
   return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 }
@@ -39,4 +35,4 @@ function target(name, value, wanted, met) {
   return { name, value, target: wanted, met };
 }
 
-module.exports = { median, alternate, formatRate, formatInt, mib, target };
+module.exports = { median, alternate, formatRate, mib, target };

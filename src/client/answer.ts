@@ -386,6 +386,9 @@ export class ChatAnswer implements ChunkHandler {
   finish(): void {
     this.splitter.flush();
     this.output.finish();
+    // Reading the whole text here (startsWith) also makes V8 flatten the rope that `text += delta` built:
+    // a million-delta answer would otherwise reach the final message as ~7 times its size in small pieces
+    // (bench/RESULTS.md, section 4).
     if (this.output.isError || startsWithAnswerError(this.output.text))
       throw answerTextError(this.output.text);
     if (this.chatMode === "chat_app" && this.output.text.trim() === "") {

@@ -77,6 +77,12 @@ const TYPED_INPUTS = {
 type TypedInputName = keyof typeof TYPED_INPUTS;
 
 const QUEUE_WARNING_LENGTH = 1000;
+/**
+ * Stream messages a node may send before it lets Node-RED deliver them: Node-RED delivers each message in
+ * a later setImmediate, so without a bound every readable socket's deltas (tens of thousands with hundreds
+ * of fast streams) would wait in memory at once, long enough to be promoted to V8's old space.
+ */
+const SEND_BUDGET = 250;
 
 interface ChatSettings {
   chatMode: ChatMode;
@@ -149,6 +155,21 @@ function setUpChatNode(RED: NodeAPI, node: Node, def: ChatDef): void {
     settingsProblem = err as DbgptError;
   }
   const maxConcurrent = settings?.maxConcurrent ?? 0;
+
+  /** Stream messages sent since Node-RED last had a turn to deliver them (see SEND_BUDGET). */
+  let sentThisTurn = 0;
+  let deliveryTurn: Promise<void> | undefined;
+  /** Resolves after Node-RED has delivered what was sent so far: one setImmediate shared by every stream. */
+  function afterDelivery(): Promise<void> {
+    deliveryTurn ??= new Promise((resolve) =>
+      setImmediate(() => {
+        sentThisTurn = 0;
+        deliveryTurn = undefined;
+        resolve();
+      }),
+    );
+    return deliveryTurn;
+  }
 
   const running = new InFlight<ChatJob>();
   let queue: ChatJob[] = [];
@@ -319,6 +340,7 @@ function setUpChatNode(RED: NodeAPI, node: Node, def: ChatDef): void {
             id: call.id,
           };
           send([{ ...msg, payload: event.text, dbgpt }, null]);
+          if (++sentThisTurn >= SEND_BUDGET) await afterDelivery();
         }
       }
       const answer = await result;
