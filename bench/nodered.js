@@ -19,6 +19,7 @@ const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
 const { baseSettings, deepMerge, freePort, nodeRedHome, writeUserDir } = require("../test/runtime/harness");
+const { CHAT_FIELDS } = require("../test/support/flow-format");
 
 const ROOT = path.resolve(__dirname, "..");
 const PKG = require(path.join(ROOT, "package.json"));
@@ -107,22 +108,7 @@ function benchFlows(emulatorUrl) {
       z,
       name: "",
       server: "cfg",
-      chatMode: "chat_normal",
-      chatParam: "",
-      chatParamType: "str",
-      model: "",
-      modelType: "str",
-      input: "payload",
-      inputType: "msg",
-      convUid: "conv_uid",
-      convUidType: "msg",
-      stream: true,
-      temperature: "",
-      maxNewTokens: "",
-      userName: "",
-      sysCode: "",
-      emitReasoning: false,
-      maxConcurrent: 0,
+      ...CHAT_FIELDS,
       wires: [["count"], ["count"]],
     },
     { id: "catch", type: "catch", z, name: "", scope: ["chat"], uncaught: false, wires: [["count"]] },
