@@ -114,8 +114,8 @@ export interface ChatResult {
  * Reading `result` while no iteration has started drains the stream: events that arrive before an
  * iteration starts are dropped, so start iterating in the same tick as reading `result` (or read it
  * after). On failure both the iteration and `result` reject with the same DbgptError, whose `partial`
- * holds the answer so far. When the caller's signal
- * aborts, iteration ends and `result` resolves with `stopped: true`.
+ * holds the answer so far. When the caller's signal aborts, iteration ends and `result` resolves with
+ * `stopped: true`.
  */
 export interface ChatCall extends AsyncIterable<ChatEvent> {
   readonly result: Promise<ChatResult>;
