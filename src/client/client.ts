@@ -12,10 +12,23 @@ import {
 } from "./errors";
 import { Transport, type TextResponse } from "./http";
 import { DEFAULT_MAX_EVENT_BYTES } from "./stream";
-import type { App, AppListData, ModelInstance } from "./wire";
+import type {
+  App,
+  AppListData,
+  Datasource,
+  FlowPanel,
+  KnowledgeSpace,
+  ModelInstance,
+  PaginationResult,
+} from "./wire";
 
 const APPS_PATH = "/api/v2/serve/apps";
 const MODELS_PATH = "/api/v2/serve/model/models";
+const KNOWLEDGE_SPACES_PATH = "/api/v2/serve/knowledge/spaces";
+const CHAT_FLOWS_PATH = "/api/v2/serve/awel/chat/flows";
+const DATASOURCES_PATH = "/api/v2/serve/datasources";
+/** Knowledge spaces and chat flows are paginated (and `page` works there): one big page is enough for a picker. */
+const PICKER_PAGE_SIZE = 1000;
 /** The server ignores `page`, so the list is asked for in one page (dbgpt-api.md §8). */
 const APPS_PAGE_SIZE = 100;
 
@@ -55,6 +68,31 @@ export function normalizeBaseUrl(input: string): { url: string; warning?: string
     url: url.origin + path,
     warning: `the server URL should not end with "${apiSuffix[0]}" (the client adds it): using ${url.origin + path}`,
   };
+}
+
+/**
+ * Whether chat_app can talk to an app: not native apps, not AWEL chat-flow apps (their text is lost).
+ * The "agent apps" of list-apps' filter and of the chat_app picker.
+ */
+export function isAgentApp(app: App): boolean {
+  if (app.team_mode === "native_app") return false;
+  if (app.team_mode === "awel_layout") return flowCategoryOf(app.team_context) !== "chat_flow";
+  return true;
+}
+
+/** team_context is an object, or (for some stored apps) its JSON string. */
+function flowCategoryOf(teamContext: unknown): unknown {
+  let context = teamContext;
+  if (typeof context === "string") {
+    try {
+      context = JSON.parse(context);
+    } catch {
+      return undefined;
+    }
+  }
+  return context && typeof context === "object"
+    ? (context as { flow_category?: unknown }).flow_category
+    : undefined;
 }
 
 /** Header values may hold tab, printable ASCII and Latin-1; anything else cannot be sent. */
@@ -181,6 +219,26 @@ export class DbgptClient {
     });
   }
 
+  /** Knowledge spaces, in the server's order (the first 1000). The route does not check keys. */
+  listKnowledgeSpaces(options?: CallOptions): Promise<KnowledgeSpace[]> {
+    return this.getPageItems<KnowledgeSpace>(KNOWLEDGE_SPACES_PATH, "knowledge space list", options);
+  }
+
+  /** Chat-capable flows (chat_flow / chat_agent), in the server's order (the first 1000). Needs the key. */
+  listChatFlows(options?: CallOptions): Promise<FlowPanel[]> {
+    return this.getPageItems<FlowPanel>(CHAT_FLOWS_PATH, "chat flow list", options);
+  }
+
+  /** Every datasource (not paginated by the server). Needs the key. */
+  listDatabases(options?: CallOptions): Promise<Datasource[]> {
+    return this.transport.requestText("GET", DATASOURCES_PATH, undefined, options, (response) => {
+      const data = this.resultData(response);
+      if (!Array.isArray(data))
+        throw protocolError("DB-GPT answered the datasource list with no list", response.text);
+      return data as Datasource[];
+    });
+  }
+
   /**
    * Reachability (the apps list) and the key: the apps endpoints never check keys, so an empty chat
    * request is sent too: 401 = key rejected; 400 E0001 (validation) = key accepted or not needed.
@@ -271,6 +329,17 @@ export class DbgptClient {
         return data;
       },
     );
+  }
+
+  private getPageItems<T>(path: string, what: string, options: CallOptions | undefined): Promise<T[]> {
+    const target = `${path}?page=1&page_size=${PICKER_PAGE_SIZE}`;
+    return this.transport.requestText("GET", target, undefined, options, (response) => {
+      const data = this.resultData(response) as PaginationResult<T> | null;
+      if (data === null || typeof data !== "object" || !Array.isArray(data.items)) {
+        throw protocolError(`DB-GPT answered the ${what} without items`, response.text);
+      }
+      return data.items;
+    });
   }
 
   /** The `data` of a successful Result envelope; any other answer throws the matching DbgptError. */

@@ -1,5 +1,5 @@
 /** The DB-GPT client: framework-free, no Node-RED import anywhere in src/client. */
-export { DbgptClient, normalizeBaseUrl } from "./client";
+export { DbgptClient, isAgentApp, normalizeBaseUrl } from "./client";
 export * from "./errors";
 export * from "./api";
 export type * from "./wire";

@@ -35,6 +35,49 @@ export interface ModelInstance {
   [key: string]: unknown;
 }
 
+/** A serve endpoint's page (`PaginationResult`, dbgpt-api.md §10). */
+export interface PaginationResult<T> {
+  items: T[];
+  total_count: number;
+  total_pages: number;
+  page: number;
+  page_size: number;
+}
+
+/** A knowledge space (GET /api/v2/serve/knowledge/spaces); chat_knowledge's chat_param is its `name`. */
+export interface KnowledgeSpace {
+  id: number | string;
+  name: string;
+  vector_type?: string;
+  domain_type?: string;
+  desc?: string | null;
+  owner?: string | null;
+  [key: string]: unknown;
+}
+
+/** A flow (FlowPanel, GET /api/v2/serve/awel/chat/flows); chat_flow's chat_param is its `uid`. */
+export interface FlowPanel {
+  uid: string;
+  label?: string | null;
+  name?: string | null;
+  description?: string | null;
+  flow_category?: string | null;
+  [key: string]: unknown;
+}
+
+/** A datasource (GET /api/v2/serve/datasources); the database modes' chat_param is its `db_name`. */
+export interface Datasource {
+  id: number | string;
+  db_type: string;
+  db_name: string;
+  db_path?: string | null;
+  db_host?: string | null;
+  db_port?: number | null;
+  db_user?: string | null;
+  comment?: string | null;
+  [key: string]: unknown;
+}
+
 /** The request body of POST /api/v2/chat/completions as this client sends it. */
 export interface ChatCompletionRequestBody {
   model: string;

@@ -2,7 +2,7 @@
  * dbgpt-list-apps: any input lists the server's apps. msg.payload = the app objects in the server's order,
  * msg.dbgpt = { total }. "Agent apps only" drops the apps chat_app cannot talk to.
  */
-import type { App } from "../client";
+import { isAgentApp } from "../client";
 import { warnOnce } from "./shared/notices";
 import type { Node, NodeAPI, NodeDef } from "./shared/red";
 import { handleSingleRequests } from "./shared/single-request";
@@ -10,27 +10,6 @@ import { handleSingleRequests } from "./shared/single-request";
 interface ListAppsDef extends NodeDef {
   server?: string;
   agentAppsOnly?: boolean | string;
-}
-
-/** chat_app answers only agent apps: not native apps, not AWEL chat-flow apps (their text is lost). */
-function canChatWithApp(app: App): boolean {
-  if (app.team_mode === "native_app") return false;
-  if (app.team_mode === "awel_layout") return flowCategoryOf(app.team_context) !== "chat_flow";
-  return true;
-}
-
-function flowCategoryOf(teamContext: unknown): unknown {
-  let context = teamContext;
-  if (typeof context === "string") {
-    try {
-      context = JSON.parse(context);
-    } catch {
-      return undefined;
-    }
-  }
-  return context && typeof context === "object"
-    ? (context as { flow_category?: unknown }).flow_category
-    : undefined;
 }
 
 function setUpListAppsNode(RED: NodeAPI, node: Node, def: ListAppsDef): void {
@@ -42,7 +21,7 @@ function setUpListAppsNode(RED: NodeAPI, node: Node, def: ListAppsDef): void {
     if (apps.length < totalCount) {
       warn("short-list", `the server reported ${totalCount} apps but returned only ${apps.length}`);
     }
-    const payload = agentAppsOnly ? apps.filter(canChatWithApp) : apps;
+    const payload = agentAppsOnly ? apps.filter(isAgentApp) : apps;
     return { payload, dbgpt: { total: payload.length } };
   });
 }

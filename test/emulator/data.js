@@ -1,6 +1,6 @@
 "use strict";
 // The emulator's default server contents: apps (dbgpt-api.md §8, list form), model instances (§10),
-// and the knowledge spaces, flows and databases it knows.
+// and the knowledge spaces, flows and databases it knows (§10).
 
 const APP_CODES = {
   singleAgent: "a1b2c3d4-0000-4000-8000-000000000025",
@@ -215,8 +215,84 @@ const DEFAULT_MODELS = Object.freeze([
   model("deepseek-reasoner", "llm"),
   model("text2vec-large-chinese", "text2vec"),
 ]);
-const KNOWLEDGE_SPACES = Object.freeze(["default_space"]);
-const FLOWS = Object.freeze(["flow-1"]);
-const DATABASES = Object.freeze(["dbgpt_test"]);
+// Knowledge spaces (SpaceServeResponse), flows (FlowPanel) and datasources as §10's routes send them.
+// A name alone (configure({ knowledgeSpaces: ["x"] })) becomes a full object through these.
+function knowledgeSpace(name, id = 1, desc = null) {
+  return {
+    id,
+    name,
+    vector_type: "Chroma",
+    domain_type: "Normal",
+    desc,
+    owner: "dbgpt",
+    user_id: null,
+    context: null,
+    gmt_created: stamp(1),
+    gmt_modified: stamp(1),
+  };
+}
 
-module.exports = { DEFAULT_APPS, DEFAULT_MODELS, APP_CODES, KNOWLEDGE_SPACES, FLOWS, DATABASES };
+function flow(uid, label = null, flowCategory = "chat_flow", description = null) {
+  return {
+    uid,
+    label,
+    name: uid,
+    flow_category: flowCategory,
+    description,
+    state: "running",
+    error_message: null,
+    source: "DBGPT-WEB",
+    version: "0.1.0",
+    editable: true,
+    user_name: null,
+    sys_code: null,
+    dag_id: `flow_dag_${uid}`,
+    gmt_created: stamp(1),
+    gmt_modified: stamp(1),
+    metadata: null,
+    variables: null,
+    flow_data: null,
+  };
+}
+
+function database(dbName, dbType = "mysql", id = 1, comment = null) {
+  const file = dbType === "sqlite" || dbType === "duckdb";
+  return {
+    id,
+    db_type: dbType,
+    db_name: dbName,
+    db_path: file ? `/data/${dbName}.db` : null,
+    db_host: file ? null : "127.0.0.1",
+    db_port: file ? null : 3306,
+    db_user: file ? null : "root",
+    comment,
+    gmt_created: stamp(1),
+    gmt_modified: stamp(1),
+  };
+}
+
+const KNOWLEDGE_SPACES = Object.freeze([
+  knowledgeSpace("default_space", 1, "The default knowledge space"),
+  knowledgeSpace("product_docs", 2),
+]);
+const FLOWS = Object.freeze([
+  flow("flow-1", "Flow 1", "chat_flow", "A chat flow"),
+  flow("agent-flow-2", null, "chat_agent"),
+  flow("etl-flow-3", "ETL flow", "common"), // not chat-capable: left out of /chat/flows
+]);
+const DATABASES = Object.freeze([
+  database("dbgpt_test", "mysql", 1, "The test database"),
+  database("sales", "sqlite", 2),
+]);
+
+module.exports = {
+  DEFAULT_APPS,
+  DEFAULT_MODELS,
+  APP_CODES,
+  KNOWLEDGE_SPACES,
+  FLOWS,
+  DATABASES,
+  knowledgeSpace,
+  flow,
+  database,
+};

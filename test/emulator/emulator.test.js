@@ -15,6 +15,9 @@ const {
   plainAnswer,
   DEFAULT_APPS,
   APP_CODES,
+  KNOWLEDGE_SPACES,
+  FLOWS,
+  DATABASES,
 } = require("./index");
 const { pyDumps, pyLoads } = require("./pyjson");
 const { exchange, ssePayloads } = require("./helpers");
@@ -892,6 +895,118 @@ describe("emulator: apps and models (dbgpt-api.md §8, §10)", function () {
     const put = await exchange(emu.url, { method: "PUT", path: "/api/v2/anything", body: {} });
     assert.equal(put.status, 405);
     assert.equal(put.body, '{"detail":"Method Not Allowed"}');
+  });
+});
+
+describe("emulator: chat param lists (dbgpt-api.md §10)", function () {
+  let emu;
+  const SPACES = "/api/v2/serve/knowledge/spaces";
+  const CHAT_FLOWS = "/api/v2/serve/awel/chat/flows";
+  const DATASOURCES = "/api/v2/serve/datasources";
+  const withKey = { headers: { Authorization: "Bearer k1" } };
+  const get = async (path, extra = {}) => {
+    const res = await exchange(emu.url, { path, ...extra });
+    return { status: res.status, body: res.body, json: JSON.parse(res.body) };
+  };
+  before(async function () {
+    emu = await startEmulator({ apiKeys: ["k1"] });
+  });
+  after(async function () {
+    await emu.close();
+  });
+
+  it("knowledge spaces: a PaginationResult page, no key needed, page and page_size work", async function () {
+    const all = await get(`${SPACES}?page=1&page_size=1000`);
+    assert.equal(all.status, 200);
+    assert.deepEqual(all.json, {
+      success: true,
+      err_code: null,
+      err_msg: null,
+      data: { items: KNOWLEDGE_SPACES, total_count: 2, total_pages: 1, page: 1, page_size: 1000 },
+    });
+    assert.deepEqual(
+      all.json.data.items.map((s) => s.name),
+      ["default_space", "product_docs"],
+    );
+    const second = await get(`${SPACES}?page=2&page_size=1`);
+    assert.deepEqual(second.json.data, {
+      items: [KNOWLEDGE_SPACES[1]],
+      total_count: 2,
+      total_pages: 2,
+      page: 2,
+      page_size: 1,
+    });
+    const bad = await get(`${SPACES}?page=x`);
+    assert.equal(bad.status, 400);
+    assert.equal(bad.json.err_code, "E0001");
+  });
+
+  it("chat flows and datasources need the key: the same 401 bytes as chat", async function () {
+    for (const path of [CHAT_FLOWS, DATASOURCES]) {
+      for (const auth of [undefined, "Bearer nope"]) {
+        const res = await get(path, auth ? { headers: { Authorization: auth } } : {});
+        assert.equal(res.status, 401, `${path} ${auth}`);
+        assert.equal(res.body, KEY_401);
+      }
+      assert.equal((await get(path, withKey)).status, 200);
+    }
+  });
+
+  it("chat flows: only chat_flow/chat_agent flows, paginated; datasources: a plain list, db_type filters", async function () {
+    const flows = await get(`${CHAT_FLOWS}?page=1&page_size=1000`, withKey);
+    assert.deepEqual(
+      flows.json.data.items.map((f) => [f.uid, f.label, f.flow_category]),
+      [
+        ["flow-1", "Flow 1", "chat_flow"],
+        ["agent-flow-2", null, "chat_agent"],
+      ],
+    );
+    assert.equal(flows.json.data.total_count, 2);
+    assert.ok(
+      FLOWS.some((f) => f.flow_category === "common"),
+      "a non-chat flow exists and is left out",
+    );
+    const dbs = await get(DATASOURCES, withKey);
+    assert.deepEqual(dbs.json.data, DATABASES);
+    assert.deepEqual(
+      dbs.json.data.map((d) => [d.db_name, d.db_type]),
+      [
+        ["dbgpt_test", "mysql"],
+        ["sales", "sqlite"],
+      ],
+    );
+    const sqlite = await get(`${DATASOURCES}?db_type=sqlite`, withKey);
+    assert.deepEqual(
+      sqlite.json.data.map((d) => d.db_name),
+      ["sales"],
+    );
+  });
+
+  it("configure takes names or objects; chat uses the configured lists", async function () {
+    emu.configure({ apiKeys: [], knowledgeSpaces: ["kb_x"], databases: ["db_x"], flows: ["f_x"] });
+    try {
+      const spaces = await get(SPACES);
+      assert.deepEqual(
+        spaces.json.data.items.map((s) => [s.name, typeof s.id]),
+        [["kb_x", "number"]],
+      );
+      const flows = await get(CHAT_FLOWS);
+      assert.deepEqual(
+        flows.json.data.items.map((f) => f.uid),
+        ["f_x"],
+      );
+      const body = { model: "gpt-4o", messages: "hi", chat_mode: "chat_knowledge", chat_param: "kb_x" };
+      assert.equal((await chat(emu, body)).status, 200);
+      assert.equal((await chat(emu, { ...body, chat_param: "default_space" })).status, 400);
+      assert.equal((await chat(emu, { ...body, chat_mode: "chat_data", chat_param: "db_x" })).status, 200);
+    } finally {
+      emu.configure({
+        apiKeys: ["k1"],
+        knowledgeSpaces: KNOWLEDGE_SPACES,
+        databases: DATABASES,
+        flows: FLOWS,
+      });
+    }
   });
 });
 

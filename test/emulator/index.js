@@ -15,6 +15,10 @@ const { writeResponse } = require("./writer");
 const CHAT_PATH = "/api/v2/chat/completions";
 const APPS_PATH = "/api/v2/serve/apps";
 const MODELS_PATH = "/api/v2/serve/model/models";
+const KNOWLEDGE_SPACES_PATH = "/api/v2/serve/knowledge/spaces";
+const CHAT_FLOWS_PATH = "/api/v2/serve/awel/chat/flows";
+const DATASOURCES_PATH = "/api/v2/serve/datasources";
+const CHAT_FLOW_CATEGORIES = ["chat_flow", "chat_agent"];
 const CONTROL_PREFIX = "/__emulator/";
 const NORMAL_FAMILY = ["chat_normal", "chat_knowledge", "chat_data", "chat_with_db_qa", "chat_dashboard"];
 const DB_MODES = ["chat_data", "chat_with_db_qa", "chat_dashboard"];
@@ -148,6 +152,13 @@ async function startEmulator(options = {}) {
   const waiters = new Set();
   let closing = null;
 
+  // Known chat params may be configured by name alone.
+  const NAMED = {
+    knowledgeSpaces: (name) => data.knowledgeSpace(name),
+    flows: (uid) => data.flow(uid),
+    databases: (name) => data.database(name),
+  };
+
   function configure(patch = {}) {
     for (const key of ["delayMs", "apiKeys", "apps", "models", "knowledgeSpaces", "flows", "databases"]) {
       if (patch[key] === undefined) continue;
@@ -156,7 +167,9 @@ async function startEmulator(options = {}) {
       } else if (!Array.isArray(patch[key])) {
         throw new Error(`${key} must be an array`);
       }
-      config[key] = patch[key];
+      config[key] = NAMED[key]
+        ? patch[key].map((x) => (typeof x === "string" ? NAMED[key](x) : x))
+        : patch[key];
     }
   }
   configure(options);
@@ -269,6 +282,46 @@ async function startEmulator(options = {}) {
     return render.resultOk(found ? appDetailForm(found) : null);
   }
 
+  /** chat_knowledge finds a space by name, or by id as a fallback (dbgpt-api.md §3). */
+  function knowledgeSpaceKnown(chatParam) {
+    const spaces = config.knowledgeSpaces;
+    return spaces.some((s) => s.name === chatParam) || spaces.some((s) => String(s.id) === chatParam);
+  }
+
+  /** A PaginationResult page of `items` (§10); page and page_size work on these routes. */
+  function paginated(items, query) {
+    const page = parseIntParam(query.page, "page");
+    const pageSize = parseIntParam(query.page_size, "page_size");
+    const error = (page.error || "") + (pageSize.error || "");
+    if (error) return render.resultFailed(400, "E0001", error);
+    const number = page.value === undefined ? 1 : page.value;
+    const size = pageSize.value === undefined ? 20 : pageSize.value;
+    if (number < 1 || size < 1) return render.resultFailed(400, "E0003", "page and page_size must be >= 1");
+    return render.resultOk({
+      items: items.slice((number - 1) * size, number * size),
+      total_count: items.length,
+      total_pages: Math.ceil(items.length / size),
+      page: number,
+      page_size: size,
+    });
+  }
+
+  /** The picker routes of §10: knowledge spaces (no key), chat flows and datasources (key checked). */
+  function handleServeLists(req, path, query) {
+    if (path === KNOWLEDGE_SPACES_PATH) return paginated(config.knowledgeSpaces, query);
+    if (path !== CHAT_FLOWS_PATH && path !== DATASOURCES_PATH) return null;
+    if (!authorized(req))
+      return render.resultFailed(401, "401", render.openaiErrorRepr("", "invalid_api_key"));
+    if (path === CHAT_FLOWS_PATH) {
+      return paginated(
+        config.flows.filter((f) => CHAT_FLOW_CATEGORIES.includes(f.flow_category)),
+        query,
+      );
+    }
+    const dbType = query.db_type;
+    return render.resultOk(dbType ? config.databases.filter((d) => d.db_type === dbType) : config.databases);
+  }
+
   function notFoundPage() {
     return {
       status: 404,
@@ -363,7 +416,9 @@ async function startEmulator(options = {}) {
             model,
             hugeEvent: fault && fault.hugeEvent,
           });
-          const flowError = config.flows.includes(chatParam) ? null : `Flow ${chatParam} not found`;
+          const flowError = config.flows.some((f) => f.uid === chatParam)
+            ? null
+            : `Flow ${chatParam} not found`;
           if (stream) return render.sseResponse(render.flowStream(s, { id: convUid, model, flowError }));
           const error = flowError || (s.kind === "server-error" ? s.errorText : null);
           if (error) return render.jsonResponse(400, { object: "error", message: error, code: 1 });
@@ -379,10 +434,10 @@ async function startEmulator(options = {}) {
     if (chatMode === null || NORMAL_FAMILY.includes(chatMode)) {
       const mode = chatMode || "chat_normal";
       if (emptyMessages) return { response: render.resultFailed(400, "E0003", "Empty messages") };
-      if (mode === "chat_knowledge" && !config.knowledgeSpaces.includes(chatParam)) {
+      if (mode === "chat_knowledge" && !knowledgeSpaceKnown(chatParam)) {
         return { response: render.resultFailed(400, "E0003", `have not found knowledge space:${chatParam}`) };
       }
-      if (DB_MODES.includes(mode) && !config.databases.includes(chatParam)) {
+      if (DB_MODES.includes(mode) && !config.databases.some((d) => d.db_name === chatParam)) {
         return { response: render.resultFailed(400, "E0003", "'NoneType' object has no attribute 'get'") };
       }
       return {
@@ -520,6 +575,11 @@ async function startEmulator(options = {}) {
       response = handleApps(path, query) || notFoundPage();
     } else if (req.method === "GET" && path === MODELS_PATH) {
       response = render.resultOk(config.models);
+    } else if (
+      req.method === "GET" &&
+      [KNOWLEDGE_SPACES_PATH, CHAT_FLOWS_PATH, DATASOURCES_PATH].includes(path)
+    ) {
+      response = handleServeLists(req, path, query);
     } else if (req.method === "GET" || req.method === "HEAD") {
       response = notFoundPage();
     } else {

@@ -57,7 +57,7 @@ describe("dbgpt-config admin endpoints with adminAuth (real Node-RED)", function
   }
 
   it("refuses a caller without a token", async () => {
-    for (const name of ["apps", "models", "test"]) {
+    for (const name of ["apps", "models", "test", "chat-params"]) {
       const res = await endpoint(name, { baseUrl: emu.url });
       assert.equal(res.status, 401, name);
     }

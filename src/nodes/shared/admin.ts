@@ -6,10 +6,18 @@
  *   POST dbgpt-config/apps    {baseUrl, id?, apiKey?, tls?} -> 200 {apps: [app, ...]}
  *   POST dbgpt-config/models  same                          -> 200 {models: ["name", ...]}  (llm only)
  *   POST dbgpt-config/test    same                          -> 200 {ok, message, code?}
+ *   POST dbgpt-config/chat-params  same + chatMode          -> 200 {items: [{value, label}, ...]}
+ *        (the chat node's chat param per mode: agent apps, knowledge spaces, chat flows, databases)
  *   failures: 400 (bad input) or 502 (server) with {code, message}
  */
 import type { Request, Response } from "express";
-import { isDbgptError, type CallOptions, type DbgptClient } from "../../client";
+import {
+  invalidInputError,
+  isAgentApp,
+  isDbgptError,
+  type CallOptions,
+  type DbgptClient,
+} from "../../client";
 import { createClient, envLookupFor, resolveConnection } from "./connection";
 import type { NodeAPI } from "./red";
 
@@ -24,9 +32,52 @@ interface AdminBody {
   id?: unknown;
   apiKey?: unknown;
   tls?: unknown;
+  chatMode?: unknown;
 }
 
-type AdminAction = (client: DbgptClient, options: CallOptions) => Promise<unknown>;
+type AdminAction = (client: DbgptClient, options: CallOptions, body: AdminBody) => Promise<unknown>;
+
+interface PickerItem {
+  value: string;
+  label: string;
+}
+
+const DATABASE_MODES = new Set(["chat_data", "chat_with_db_qa", "chat_dashboard"]);
+
+/** The chat param choices of one chat mode, in the server's order. */
+async function chatParamItems(
+  client: DbgptClient,
+  options: CallOptions,
+  chatMode: unknown,
+): Promise<PickerItem[]> {
+  if (chatMode === "chat_app") {
+    const { apps } = await client.listApps(options);
+    return apps
+      .filter(isAgentApp)
+      .map((app) => ({ value: app.app_code, label: app.app_name || app.app_code }));
+  }
+  if (chatMode === "chat_knowledge") {
+    return (await client.listKnowledgeSpaces(options)).map((space) => ({
+      value: space.name,
+      label: space.desc ? `${space.name} — ${space.desc}` : space.name,
+    }));
+  }
+  if (chatMode === "chat_flow") {
+    return (await client.listChatFlows(options)).map((flow) => ({
+      value: flow.uid,
+      label: flow.label || flow.name || flow.uid,
+    }));
+  }
+  if (typeof chatMode === "string" && DATABASE_MODES.has(chatMode)) {
+    return (await client.listDatabases(options)).map((db) => ({
+      value: db.db_name,
+      label: `${db.db_name} (${db.db_type})`,
+    }));
+  }
+  throw invalidInputError(
+    `chat mode ${JSON.stringify(chatMode) ?? String(chatMode)} has no chat param to choose`,
+  );
+}
 
 const ACTIONS: Record<string, AdminAction> = {
   apps: async (client, options) => ({ apps: (await client.listApps(options)).apps }),
@@ -49,6 +100,9 @@ const ACTIONS: Record<string, AdminAction> = {
       throw err;
     }
   },
+  "chat-params": async (client, options, body) => ({
+    items: await chatParamItems(client, options, body.chatMode),
+  }),
 };
 
 export function registerAdminEndpoints(RED: NodeAPI): void {
@@ -77,7 +131,7 @@ async function answer(RED: NodeAPI, action: AdminAction, req: Request, res: Resp
       envLookupFor(RED, deployed ?? undefined),
     );
     client = createClient(RED, options, body.tls);
-    const result = await action(client, { signal: controller.signal });
+    const result = await action(client, { signal: controller.signal }, body);
     res.status(200).json(result);
   } catch (err) {
     const code = isDbgptError(err) ? err.code : "ERROR";
