@@ -8,7 +8,14 @@
 const assert = require("node:assert/strict");
 const fs = require("node:fs");
 const path = require("node:path");
-const { startEmulator, DEFAULT_APPS, DEFAULT_MODELS } = require("../emulator");
+const {
+  startEmulator,
+  DEFAULT_APPS,
+  DEFAULT_MODELS,
+  KNOWLEDGE_SPACES,
+  FLOWS: CHAT_FLOWS,
+  DATABASES,
+} = require("../emulator");
 const { startNodeRed } = require("../runtime/harness");
 const { requireChromium, launchChromium, screenshotFailure } = require("../support/browser");
 const { configNode, chatNode } = require("../support/flow-format");
@@ -20,6 +27,14 @@ const CHAT = "dlgchat000000001";
 const GET = "dlgget0000000001";
 const KEY = "k-editor-1";
 
+// The emulator's picker data (names, or the objects its §10 routes send), as the chat param values.
+const valuesOf = (list, key) => list.map((entry) => (typeof entry === "string" ? entry : entry[key]));
+const SPACE_NAMES = valuesOf(KNOWLEDGE_SPACES, "name");
+const CHAT_FLOW_UIDS = valuesOf(
+  CHAT_FLOWS.filter((f) => typeof f === "string" || ["chat_flow", "chat_agent"].includes(f.flow_category)),
+  "uid",
+);
+const DATABASE_NAMES = valuesOf(DATABASES, "db_name");
 const LLM_MODELS = DEFAULT_MODELS.filter((m) => m.worker_type === "llm").map((m) => m.model_name);
 const AGENT_APPS = DEFAULT_APPS.filter(
   (app) =>
@@ -93,7 +108,7 @@ describe("editor dialogs in chromium", function () {
     });
     const p = browser.page;
     p.on("request", (req) => {
-      if (req.method() === "POST" && /\/dbgpt-config\/(apps|models|test)$/.test(req.url())) {
+      if (req.method() === "POST" && /\/dbgpt-config\/(apps|models|chat-params|test)$/.test(req.url())) {
         adminBodies.push(req.postData() || "");
       }
     });
@@ -237,12 +252,111 @@ describe("editor dialogs in chromium", function () {
       await page.selectOption("#node-input-chatMode", mode);
       assert.equal(await page.textContent("#node-label-chatParam"), label, mode);
       assert.equal(await page.isVisible("#node-row-chatParam"), true, mode);
-      assert.equal(await page.isVisible("#node-input-chatParam-pick"), mode === "chat_app", mode);
+      assert.equal(await page.isVisible("#node-input-chatParam-pick"), true, mode);
     }
     await page.selectOption("#node-input-chatMode", "chat_normal");
     assert.equal(await page.isVisible("#node-row-chatParam"), false, "chat_normal needs no parameter");
     await page.selectOption("#node-input-chatMode", "chat_app");
     await closeDialog("#node-dialog-cancel");
+  });
+
+  async function chatParam() {
+    return page.evaluate(() => [
+      $("#node-input-chatParam").typedInput("type"),
+      $("#node-input-chatParam").typedInput("value"),
+    ]);
+  }
+
+  it("chat: the knowledge, flow and database modes pick from the server's spaces, flows and databases", async function () {
+    await edit(CHAT, "#node-input-chatMode");
+    const expected = {
+      chat_knowledge: SPACE_NAMES,
+      chat_flow: CHAT_FLOW_UIDS,
+      chat_data: DATABASE_NAMES,
+      chat_dashboard: DATABASE_NAMES,
+    };
+    for (const [mode, values] of Object.entries(expected)) {
+      await page.selectOption("#node-input-chatMode", mode);
+      await page.evaluate(() => $("#node-input-chatParam").typedInput("type", "msg"));
+      adminBodies.splice(0);
+      await page.click("#node-input-chatParam-pick");
+      const offered = await menuOptions();
+      assert.equal(offered.length, values.length, `${mode}: ${offered.join(", ")}`);
+      await page.click(".dbgpt-picker-menu li:nth-child(1) a");
+      assert.deepEqual(await chatParam(), ["str", values[0]], mode);
+      assert.match(await page.textContent("#node-input-chatParam-hint"), new RegExp(values[0]), mode);
+      const asked = adminBodies.map((body) => JSON.parse(body)).filter((body) => body.chatMode === mode);
+      assert.ok(asked.length > 0, `${mode}: asked dbgpt-config/chat-params with the mode`);
+      assert.ok(
+        asked.every((body) => body.id === CFG && body.baseUrl === emu.url),
+        "the selected server's body",
+      );
+    }
+    await page.selectOption("#node-input-chatMode", "chat_knowledge");
+    await page.click("#node-input-chatParam-pick");
+    const spaces = await menuOptions();
+    assert.ok(
+      spaces.some((label) => label.includes("default_space")),
+      `default_space is offered: ${spaces.join(", ")}`,
+    );
+    await page.keyboard.press("Escape");
+    await page.waitForSelector(".dbgpt-picker-menu", { state: "detached" });
+
+    // Free text stays possible: a space the server does not have is kept as typed, without a hint.
+    await page.evaluate(() =>
+      $("#node-input-chatParam").typedInput("value", "not_a_space").trigger("change"),
+    );
+    assert.deepEqual(await chatParam(), ["str", "not_a_space"]);
+    assert.equal((await page.textContent("#node-input-chatParam-hint")).trim(), "");
+    await page.selectOption("#node-input-chatMode", "chat_app");
+    await closeDialog("#node-dialog-cancel");
+  });
+
+  it("chat: a server that cannot be asked shows the error under the field, free text still works", async function () {
+    await edit(CHAT, "#node-input-chatMode");
+    await page.selectOption("#node-input-chatMode", "chat_with_db_qa");
+    // A config node pointing at a closed port, chosen in the dialog (never deployed).
+    const closedUrl = await page.evaluate(() => {
+      const cfg = RED.nodes.node("dlgcfg0000000001");
+      return cfg.baseUrl.replace(/:\d+$/, ":1");
+    });
+    await page.evaluate((url) => {
+      RED.nodes.add({
+        id: "dlgcfgclosed0001",
+        type: "dbgpt-config",
+        _def: RED.nodes.getType("dbgpt-config"),
+        name: "closed",
+        baseUrl: url,
+        model: "chatgpt_proxyllm",
+        timeout: 5,
+        tls: "",
+        users: [],
+        credentials: {},
+      });
+    }, closedUrl);
+    try {
+      await page.evaluate(() => {
+        const select = $("#node-input-server");
+        if (select.find('option[value="dlgcfgclosed0001"]').length === 0) {
+          select.append($("<option/>").val("dlgcfgclosed0001").text("closed"));
+        }
+        select.val("dlgcfgclosed0001").trigger("change");
+      });
+      await page.click("#node-input-chatParam-pick");
+      await page.waitForSelector("#node-input-chatParam-hint.dbgpt-error", { state: "visible" });
+      const message = await page.textContent("#node-input-chatParam-hint");
+      const failed = nodeStrings("en-US", "dbgpt-config").picker["load-failed"].split("__message__")[0];
+      assert.ok(message.startsWith(failed), message);
+      assert.equal(await page.isVisible(".dbgpt-picker-menu"), false);
+      await page.evaluate(() => $("#node-input-chatParam").typedInput("value", "my_db"));
+      assert.deepEqual(await chatParam(), ["str", "my_db"]);
+      await closeDialog("#node-dialog-cancel");
+    } finally {
+      await page.evaluate(() => {
+        const cfg = RED.nodes.node("dlgcfgclosed0001");
+        if (cfg) RED.nodes.remove(cfg.id);
+      });
+    }
   });
 
   it("chat: picks an agent app and a model from the server; numbers are stored as numbers", async function () {
@@ -255,10 +369,7 @@ describe("editor dialogs in chromium", function () {
       "agent apps only, in the server's order",
     );
     await page.click(".dbgpt-picker-menu li:nth-child(2) a");
-    const picked = await page.evaluate(() => [
-      $("#node-input-chatParam").typedInput("type"),
-      $("#node-input-chatParam").typedInput("value"),
-    ]);
+    const picked = await chatParam();
     assert.deepEqual(picked, ["str", AGENT_APPS[1].app_code]);
     assert.match(await page.textContent("#node-input-chatParam-hint"), new RegExp(AGENT_APPS[1].app_name));
 

@@ -367,6 +367,29 @@ describe("editor: node definitions", function () {
     ]);
   });
 
+  it("the chat param picker of the other modes shows labels, and the value when the label does not name it", function () {
+    const items = shared.chatParamItems({
+      items: [
+        { value: "flow-1", label: "Flow 1" },
+        { value: "dbgpt_test", label: "dbgpt_test (mysql)" },
+        { value: "bare" },
+        { value: "", label: "empty" },
+        { label: "no value" },
+        null,
+      ],
+    });
+    assert.deepEqual(plain(items), [
+      { value: "flow-1", label: "Flow 1", detail: "flow-1" },
+      { value: "dbgpt_test", label: "dbgpt_test (mysql)", detail: "" },
+      { value: "bare", label: "bare", detail: "" },
+    ]);
+    assert.deepEqual(plain(shared.chatParamItems({})), []);
+    assert.equal(shared.describeChoice("flow-1", items), "dbgpt-config.picker.selected-app");
+    assert.equal(shared.describeChoice("dbgpt_test", items), "dbgpt_test (mysql)");
+    assert.equal(shared.describeChoice("bare", items), "dbgpt-config.picker.offered");
+    assert.equal(shared.describeChoice("other", items), "");
+  });
+
   it("the admin request body uses the selected server as the editor holds it, never a stored password", function () {
     Object.assign(editorNodes, {
       s1: {
