@@ -18,6 +18,7 @@ const { answerFor } = require("../test/emulator");
 const { fnv1a } = require("./fnv");
 const { startBenchNodeRed } = require("./nodered");
 const { median, mib, formatRate, target } = require("./stats");
+const { delay } = require("../test/support/wait");
 
 const STREAMS = Number(process.env.BENCH_STREAMS || 500);
 const DELTAS = Number(process.env.BENCH_STREAM_DELTAS || 200);
@@ -31,10 +32,6 @@ const PACED = [
   { streams: 500, deltas: 100, delayMs: 20 },
 ];
 const CLOCK_TICKS = 100; // USER_HZ on Linux
-
-function delay(ms) {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 function expectation(deltas) {
   const text = answerFor(`[long:${deltas}]`, { chatMode: "chat_normal" });

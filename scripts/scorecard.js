@@ -14,6 +14,7 @@
 const { spawnSync } = require("node:child_process");
 const fs = require("node:fs");
 const path = require("node:path");
+const { SYSTEM_PATH } = require("./system-path");
 
 const root = path.resolve(__dirname, "..");
 const pkg = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8"));
@@ -59,17 +60,10 @@ function note(id, title, detail) {
   results.push({ id, title, status: "note", detail });
 }
 
-// The system npm, not node_modules/.bin/npm (npm 10, a dependency of Node-RED, whose `pack` runs the
-// `prepare` script even with --ignore-scripts): npm scripts and npx put that folder first on PATH.
-const systemPath = (process.env.PATH || "")
-  .split(path.delimiter)
-  .filter((dir) => !/node_modules[\\/]\.bin[\\/]?$/.test(dir))
-  .join(path.delimiter);
-
 function exec(command, args, options = {}) {
   const res = spawnSync(command, args, {
     cwd: root,
-    env: { ...process.env, PATH: systemPath },
+    env: { ...process.env, PATH: SYSTEM_PATH },
     encoding: "utf8",
     stdio: ["ignore", "pipe", "pipe"],
     timeout: NPM_TIMEOUT_MS,
@@ -103,7 +97,7 @@ function runNodeRedDev(packageDir) {
       timeout: VALIDATE_TIMEOUT_MS,
       env: {
         ...process.env,
-        PATH: systemPath,
+        PATH: SYSTEM_PATH,
         NODE_OPTIONS: `${process.env.NODE_OPTIONS || ""} --require ${JSON.stringify(preload)}`.trim(),
       },
     },

@@ -25,6 +25,7 @@ const os = require("node:os");
 const path = require("node:path");
 const { freePort } = require("../support/http");
 const { delay } = require("../support/wait");
+const { SYSTEM_PATH } = require("../../scripts/system-path");
 
 const ROOT = path.resolve(__dirname, "../..");
 const PACK_DIR = path.join(ROOT, ".tmp", "pack");
@@ -57,14 +58,6 @@ function removeTempDir(dir) {
 
 // ---------------------------------------------------------------------------------------------------
 // Small helpers
-
-// The system npm, not node_modules/.bin/npm (npm 10, a dependency of Node-RED, whose `pack` runs the
-// `prepare` script even with --ignore-scripts and so rebuilds nodes/lib under running tests): npm scripts
-// and npx put that folder first on PATH.
-const SYSTEM_PATH = (process.env.PATH || "")
-  .split(path.delimiter)
-  .filter((dir) => !/node_modules[\\/]\.bin[\\/]?$/.test(dir))
-  .join(path.delimiter);
 
 /** Runs a command; resolves with its output, rejects with the output in the message. */
 function runCommand(
