@@ -3,6 +3,7 @@
  * Wire shapes (what the server sends) live in wire.ts.
  */
 import type { LookupFunction } from "node:net";
+import type { DbgptError } from "./errors";
 import type { AgentMessage, AgentPlan, App, ModelInstance, Usage } from "./wire";
 
 export const CHAT_MODES = [
@@ -139,6 +140,10 @@ export interface ConnectionCheck {
   /** Apps the server reported (when reachable). */
   apps?: number;
   code?: string;
+  /** Which outcome, for callers that word it themselves (the editor's languages). */
+  outcome?: "ok" | "key-rejected" | "apps-failed" | "chat-unreachable" | "chat-failed";
+  /** The failure behind a failed outcome (the key masked). */
+  error?: DbgptError;
 }
 
 export type { AgentMessage, AgentPlan, App, ModelInstance, Usage };

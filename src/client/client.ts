@@ -9,6 +9,7 @@ import {
   isDbgptError,
   protocolError,
   unsuccessfulResultError,
+  withoutSecret,
 } from "./errors";
 import { Transport, type TextResponse } from "./http";
 import { DEFAULT_MAX_EVENT_BYTES } from "./stream";
@@ -31,6 +32,8 @@ const DATASOURCES_PATH = "/api/v2/serve/datasources";
 const PICKER_PAGE_SIZE = 1000;
 /** The server ignores `page`, so the list is asked for in one page (dbgpt-api.md §8). */
 const APPS_PAGE_SIZE = 100;
+/** The most apps a second page may ask for: a bigger or fractional total_count is not believed. */
+const MAX_APPS_TOTAL = 100_000;
 
 const DEFAULT_IDLE_TIMEOUT_MS = 120_000;
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
@@ -173,8 +176,10 @@ export class DbgptClient {
   async listApps(options?: CallOptions): Promise<AppList> {
     const first = await this.getAppPage(APPS_PAGE_SIZE, options);
     let apps = first.app_list;
-    // One more request at most: page_size = the total the server reported. Never a loop.
-    if (first.total_count > apps.length)
+    // One more request at most: page_size = the total the server reported (a whole number up to 100,000;
+    // anything else is used as it came, and callers warn that the list is short). Never a loop.
+    const total = first.total_count;
+    if (total > apps.length && Number.isInteger(total) && total <= MAX_APPS_TOTAL)
       apps = apps.concat((await this.getAppPage(first.total_count, options)).app_list);
     const seen = new Set<unknown>();
     const unique = apps.filter((app) => {
@@ -193,7 +198,15 @@ export class DbgptClient {
       return Promise.reject(invalidInputError(`invalid app id ${JSON.stringify(appId) ?? String(appId)}`));
     }
     // One path segment, sent as built: "../x" or "a?b" cannot change the path or the query.
-    const path = `${APPS_PATH}/${encodeURIComponent(appId)}`;
+    let segment: string;
+    try {
+      segment = encodeURIComponent(appId);
+    } catch {
+      return Promise.reject(
+        invalidInputError("invalid app id: it is not well-formed text (a lone surrogate)"),
+      );
+    }
+    const path = `${APPS_PATH}/${segment}`;
     return this.transport.requestText("GET", path, undefined, options, (response) => {
       const data = this.resultData(response);
       if (data === null || data === undefined) {
@@ -248,19 +261,20 @@ export class DbgptClient {
     try {
       apps = (await this.getAppPage(1, options)).total_count;
     } catch (err) {
-      return this.failedCheck(err, "cannot list apps");
+      return this.failedCheck(err, "apps-failed", "cannot list apps");
     }
     let probe: TextResponse;
     try {
       probe = await this.transport.requestText("POST", CHAT_PATH, "{}", options, (response) => response);
     } catch (err) {
-      return { ...this.failedCheck(err, "cannot reach the chat endpoint"), apps };
+      return { ...this.failedCheck(err, "chat-unreachable", "cannot reach the chat endpoint"), apps };
     }
     const keySet = this.transport.options.apiKey !== undefined;
     if (probe.status === 401) {
       return {
         ok: false,
         code: "DBGPT_AUTH",
+        outcome: "key-rejected",
         apps,
         message: keySet
           ? `DB-GPT is reachable (${apps} apps) but rejected the API key`
@@ -271,17 +285,28 @@ export class DbgptClient {
     if (probe.status === 400 && errCode === "E0001") {
       return {
         ok: true,
+        outcome: "ok",
         apps,
         message: keySet
           ? `connected to DB-GPT (${apps} apps); the API key is accepted or not needed`
           : `connected to DB-GPT (${apps} apps); no API key is needed`,
       };
     }
-    const err =
+    // Built here, outside the transport's failure path: masked here (the server may echo the header).
+    const err = withoutSecret(
       probe.status >= 200 && probe.status < 300
         ? protocolError(`DB-GPT answered an empty chat request with HTTP ${probe.status}`, probe.text)
-        : this.transport.responseError(probe);
-    return { ok: false, code: err.code, apps, message: `the chat endpoint failed: ${err.message}` };
+        : this.transport.responseError(probe),
+      this.transport.options.apiKey,
+    );
+    return {
+      ok: false,
+      code: err.code,
+      outcome: "chat-failed",
+      error: err,
+      apps,
+      message: `the chat endpoint failed: ${err.message}`,
+    };
   }
 
   /**
@@ -356,10 +381,14 @@ export class DbgptClient {
     return envelope.data;
   }
 
-  private failedCheck(err: unknown, what: string): ConnectionCheck {
+  private failedCheck(
+    err: unknown,
+    outcome: "apps-failed" | "chat-unreachable",
+    what: string,
+  ): ConnectionCheck {
     if (isDbgptError(err) && err.code === "DBGPT_ABORTED") throw err;
-    const code = isDbgptError(err) ? err.code : undefined;
-    const message = `${what}: ${err instanceof Error ? err.message : String(err)}`;
-    return code === undefined ? { ok: false, message } : { ok: false, message, code };
+    if (!isDbgptError(err)) return { ok: false, outcome, message: `${what}: ${String(err)}` };
+    const masked = withoutSecret(err, this.transport.options.apiKey);
+    return { ok: false, outcome, message: `${what}: ${masked.message}`, code: masked.code, error: masked };
   }
 }

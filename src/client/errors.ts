@@ -51,7 +51,23 @@ export class DbgptError extends Error {
     if (details.body !== undefined) this.body = cutBody(details.body);
     if (details.serverMessage !== undefined) this.serverMessage = details.serverMessage;
     if (details.partial !== undefined) this.partial = details.partial;
+    // Kept uncut, so that withoutSecret masks the key before anything is cut (a key across a cut point).
+    const raw = { message, details };
+    REBUILD.set(this, (mask) => new DbgptError(code, mask(raw.message), maskDetails(raw.details, mask)));
   }
+}
+
+type Mask = (text: string) => string;
+
+/** How to build an error again from its uncut inputs with every text masked first (see withoutSecret). */
+const REBUILD = new WeakMap<DbgptError, (mask: Mask) => DbgptError>();
+
+function maskDetails(details: DbgptErrorDetails, mask: Mask): DbgptErrorDetails {
+  const out: DbgptErrorDetails = { ...details };
+  if (details.body !== undefined) out.body = mask(details.body);
+  if (details.serverMessage !== undefined) out.serverMessage = mask(details.serverMessage);
+  if (details.partial !== undefined) out.partial = mask(details.partial);
+  return out;
 }
 
 export function cutBody(body: string): string {
@@ -175,8 +191,7 @@ export function serverMessageOf(body: string): string | undefined {
   return undefined;
 }
 
-/** A non-2xx answer. */
-export function errorFromResponse(
+function responseError(
   status: number,
   body: string,
   info: { location?: string; statusText?: string; apiKeySet: boolean },
@@ -204,6 +219,22 @@ export function errorFromResponse(
   }
   const text = info.statusText ? ` ${info.statusText}` : "";
   return new DbgptError("DBGPT_HTTP", `DB-GPT answered HTTP ${status}${text}${said}`, details);
+}
+
+/** A non-2xx answer. The server's message is cut at 300 characters: masking rebuilds it from the whole body. */
+export function errorFromResponse(
+  status: number,
+  body: string,
+  info: { location?: string; statusText?: string; apiKeySet: boolean },
+): DbgptError {
+  const err = responseError(status, body, info);
+  REBUILD.set(err, (mask) =>
+    responseError(status, mask(body), {
+      ...info,
+      ...(info.location === undefined ? {} : { location: mask(info.location) }),
+    }),
+  );
+  return err;
 }
 
 /** A 200 Result envelope with `success: false`. */
@@ -259,23 +290,73 @@ export function abortedError(reason = "the request was aborted"): DbgptError {
   return new DbgptError("DBGPT_ABORTED", reason);
 }
 
-/** The same error with every occurrence of `secret` masked (errors never carry the API key). */
+/**
+ * The forms a key takes in the texts a server sends back: as is, JSON-escaped (as JavaScript and as Python's
+ * `json.dumps` write it, once or twice: a JSON text inside a JSON string) and percent-encoded (upper or lower
+ * case hex, a space as %20 or +). Longest first.
+ */
+export function secretForms(secret: string): string[] {
+  const forms = new Set<string>([secret]);
+  const jsonEscaped = (text: string) => JSON.stringify(text).slice(1, -1);
+  const asciiEscaped = (text: string) =>
+    jsonEscaped(text).replace(
+      /[\u007f-\uffff]/g,
+      (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+    );
+  for (const once of [jsonEscaped(secret), asciiEscaped(secret)]) {
+    forms.add(once);
+    forms.add(jsonEscaped(once));
+  }
+  try {
+    const encoded = encodeURIComponent(secret);
+    for (const form of [encoded, encoded.replace(/%20/g, "+")]) {
+      forms.add(form);
+      forms.add(form.replace(/%[0-9A-F]{2}/g, (hex) => hex.toLowerCase()));
+    }
+  } catch {
+    // a lone surrogate has no percent-encoded form (and cannot be sent in a header anyway)
+  }
+  return [...forms].filter((form) => form !== "").sort((a, b) => b.length - a.length);
+}
+
+/** `text` with every form of the key replaced by "***". */
+export function maskSecret(text: string, secret: string | undefined): string {
+  if (secret === undefined || secret === "") return text;
+  return maskForms(text, secretForms(secret));
+}
+
+function maskForms(text: string, forms: string[]): string {
+  let out = text;
+  for (const form of forms) if (out.includes(form)) out = out.split(form).join("***");
+  return out;
+}
+
+/**
+ * The same error with every form of `secret` masked (errors never carry the API key). The texts are masked
+ * before they are cut (the 4 KB body, the server's message in the error text), so no fragment of a key
+ * survives at a cut point.
+ */
 export function withoutSecret(err: DbgptError, secret: string | undefined): DbgptError {
   if (secret === undefined || secret === "") return err;
+  const forms = secretForms(secret);
+  const mask: Mask = (text) => maskForms(text, forms);
+  const has = (text: string | undefined) => text !== undefined && mask(text) !== text;
   const causeText =
     err.cause instanceof Error ? `${err.cause.message} ${err.cause.stack}` : String(err.cause);
-  const texts = [err.message, err.body, err.serverMessage, err.partial, causeText];
-  if (!texts.some((text) => text !== undefined && text.includes(secret))) return err;
-  const mask = (text: string | undefined) =>
-    text === undefined ? undefined : text.split(secret).join("***");
+  const rebuild = REBUILD.get(err);
+  const base = rebuild === undefined ? err : rebuild(mask);
+  const changed =
+    base.message !== err.message ||
+    base.body !== err.body ||
+    base.serverMessage !== err.serverMessage ||
+    [err.message, err.body, err.serverMessage, err.partial, causeText].some(has);
+  if (!changed) return err;
   // A cause that mentions the key is dropped rather than copied.
-  const details: DbgptErrorDetails = causeText.includes(secret) ? {} : { cause: err.cause };
+  const details: DbgptErrorDetails = has(causeText) ? {} : { cause: err.cause };
   if (err.statusCode !== undefined) details.statusCode = err.statusCode;
-  const body = mask(err.body);
-  if (body !== undefined) details.body = body;
-  const serverMessage = mask(err.serverMessage);
-  if (serverMessage !== undefined) details.serverMessage = serverMessage;
-  const partial = mask(err.partial);
-  if (partial !== undefined) details.partial = partial;
-  return new DbgptError(err.code, mask(err.message) as string, details);
+  if (base.body !== undefined) details.body = mask(base.body);
+  if (base.serverMessage !== undefined) details.serverMessage = mask(base.serverMessage);
+  // `partial` may have been set after the error was made (the chat's text so far).
+  if (err.partial !== undefined) details.partial = mask(err.partial);
+  return new DbgptError(err.code, mask(base.message), details);
 }

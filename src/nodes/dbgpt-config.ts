@@ -4,7 +4,7 @@
  * when the config node closes. Also serves the editor's admin endpoints (apps, models, test connection).
  */
 import type { DbgptClient, DbgptError } from "../client";
-import { registerAdminEndpoints } from "./shared/admin";
+import { registerAdminEndpoints, rememberDeployedConfig } from "./shared/admin";
 import { createClient, envLookupFor, resolveConnection, type ResolvedConnection } from "./shared/connection";
 import { invalidInput } from "./shared/failure";
 import { isBlank } from "./shared/inputs";
@@ -26,6 +26,7 @@ type ConfigNode = Node<ConfigCredentials> & DbgptServer;
 
 function setUpConfigNode(RED: NodeAPI, node: ConfigNode, def: ConfigDef): void {
   node.name = def.name;
+  rememberDeployedConfig(node, def.baseUrl, node.credentials?.apiKey);
   const defaultModel = isBlank(def.model) ? DEFAULT_MODEL : String(def.model).trim();
 
   let connection: ResolvedConnection | undefined;

@@ -2,8 +2,8 @@
 // The editor's admin endpoints, through node-red-node-test-helper's admin app (its auth lets every
 // caller through; admin-auth.test.js checks the permission with a real runtime).
 const assert = require("node:assert/strict");
-const { DEFAULT_APPS, DEFAULT_MODELS } = require("../emulator");
-const { helper, NODES, useEmulatorSuite, chatFlow, waitFor, closedUrl } = require("./helpers");
+const { startEmulator, DEFAULT_APPS, DEFAULT_MODELS, APP_CODES } = require("../emulator");
+const { helper, NODES, useEmulatorSuite, chatFlow, flowWith, waitFor, closedUrl } = require("./helpers");
 
 const KEY = "sk-admin-test-SECRET-91b2";
 
@@ -17,7 +17,9 @@ describe("dbgpt-config admin endpoints", function () {
     await helper.load(NODES, []);
     const res = await post("/dbgpt-config/apps", { baseUrl: emu.url });
     assert.equal(res.status, 200);
-    assert.deepEqual(res.body, { apps: DEFAULT_APPS });
+    assert.deepEqual(res.body.apps, DEFAULT_APPS);
+    assert.ok(res.body.agentApps.includes(APP_CODES.singleAgent));
+    assert.ok(!res.body.agentApps.includes(APP_CODES.native));
     // The temporary client was closed: no keep-alive socket waits for its 4 s idle timeout.
     await emu.waitForConnections(0, 1500);
   });
@@ -70,21 +72,114 @@ describe("dbgpt-config admin endpoints", function () {
     assert.equal(res.body.code, "DBGPT_AUTH");
   });
 
-  it("resolves ${ENV_VAR} in the dialog's base URL and key", async () => {
-    await helper.load(NODES, []);
+  it("resolves ${ENV_VAR} only for the deployed config's own base URL and key", async () => {
     emu.configure({ apiKeys: [KEY] });
     process.env.DBGPT_ADMIN_TEST_URL = emu.url;
     process.env.DBGPT_ADMIN_TEST_KEY = KEY;
     try {
-      const res = await post("/dbgpt-config/test", {
-        baseUrl: "${DBGPT_ADMIN_TEST_URL}",
-        apiKey: "${DBGPT_ADMIN_TEST_KEY}",
+      await helper.load(NODES, chatFlow("${DBGPT_ADMIN_TEST_URL}", {}), {
+        cfg: { apiKey: "${DBGPT_ADMIN_TEST_KEY}" },
       });
-      assert.equal(res.body.ok, true, JSON.stringify(res.body));
+      // The deployed node's own values (the dialog unchanged): resolved with the node's environment.
+      for (const apiKey of ["__PWRD__", "${DBGPT_ADMIN_TEST_KEY}"]) {
+        const res = await post("/dbgpt-config/test", { id: "cfg", baseUrl: "${DBGPT_ADMIN_TEST_URL}", apiKey });
+        assert.equal(res.body.ok, true, JSON.stringify(res.body));
+        assert.equal(emu.chatRequests().at(-1).headers.authorization, `Bearer ${KEY}`);
+        assert.ok(!res.text.includes(KEY));
+      }
+      emu.reset();
+      // Anything else in a request body is not resolved, and no value is echoed.
+      const cases = [
+        { baseUrl: "${DBGPT_ADMIN_TEST_URL}" },
+        { baseUrl: "${DBGPT_ADMIN_TEST_URL}", id: "not-deployed" },
+        { baseUrl: "${HOME}", id: "cfg" },
+        { baseUrl: emu.url, apiKey: "${DBGPT_ADMIN_TEST_KEY}" },
+        { baseUrl: emu.url, id: "cfg", apiKey: "${HOME}" },
+        { baseUrl: "${DBGPT_ADMIN_TEST_URL}", id: "cfg", apiKey: "${PATH}" },
+      ];
+      for (const body of cases) {
+        const res = await post("/dbgpt-config/test", body);
+        assert.equal(res.status, 400, `${JSON.stringify(body)}: ${res.text}`);
+        assert.equal(res.body.code, "DBGPT_INVALID_INPUT");
+        for (const value of [emu.url, KEY, process.env.HOME, process.env.PATH]) {
+          assert.ok(!res.text.includes(value), `${JSON.stringify(body)} echoed ${value}: ${res.text}`);
+        }
+      }
+      assert.equal(emu.requests.length, 0, "nothing was sent");
     } finally {
       delete process.env.DBGPT_ADMIN_TEST_URL;
       delete process.env.DBGPT_ADMIN_TEST_KEY;
     }
+  });
+
+  it("sends the deployed key only to the deployed config's own base URL", async () => {
+    const other = await startEmulator();
+    try {
+      emu.configure({ apiKeys: [KEY] });
+      await helper.load(NODES, chatFlow(emu.url, {}), { cfg: { apiKey: KEY } });
+      for (const name of ["test", "apps", "models"]) {
+        const res = await post(`/dbgpt-config/${name}`, { id: "cfg", baseUrl: other.url });
+        assert.equal(res.status, 200, res.text);
+      }
+      const chatParams = await post("/dbgpt-config/chat-params", {
+        id: "cfg",
+        baseUrl: other.url,
+        chatMode: "chat_app",
+      });
+      assert.equal(chatParams.status, 200, chatParams.text);
+      assert.ok(other.requests.length >= 5, "the other server was asked");
+      for (const request of other.requests) {
+        assert.equal(request.headers.authorization, undefined, `${request.method} ${request.rawPath}`);
+      }
+      // The test answer says why no key went along.
+      const res = await post("/dbgpt-config/test", { id: "cfg", baseUrl: other.url, apiKey: "__PWRD__" });
+      assert.deepEqual(
+        res.body.warnings.map((w) => w.key),
+        ["warnings.stored-key-other-url"],
+      );
+      // A trailing "/" is still the same server.
+      const same = await post("/dbgpt-config/test", { id: "cfg", baseUrl: `${emu.url}/` });
+      assert.equal(same.body.ok, true, same.text);
+      assert.equal(emu.chatRequests().at(-1).headers.authorization, `Bearer ${KEY}`);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it("ignores the id of another node type that holds an apiKey credential", async () => {
+    const OTHER_KEY = "sk-other-package-SECRET-77";
+    function otherPackage(RED) {
+      function KeyedNode(config) {
+        RED.nodes.createNode(this, config);
+      }
+      RED.nodes.registerType("other-keyed", KeyedNode, { credentials: { apiKey: { type: "password" } } });
+    }
+    await helper.load([...NODES, otherPackage], flowWith(emu.url, [{ id: "keyed", type: "other-keyed" }]), {
+      keyed: { apiKey: OTHER_KEY },
+    });
+    const res = await post("/dbgpt-config/test", { id: "keyed", baseUrl: emu.url });
+    assert.equal(res.status, 200, res.text);
+    const auth = emu.requests.map((r) => r.headers.authorization);
+    assert.ok(emu.requests.length >= 2);
+    assert.deepEqual(
+      auth.filter((a) => a !== undefined),
+      [],
+      "no key was sent",
+    );
+  });
+
+  it("takes JSON bodies only: a form-encoded body is refused with nothing sent", async () => {
+    await helper.load(NODES, chatFlow(emu.url, {}), { cfg: { apiKey: KEY } });
+    for (const name of ["test", "apps", "models", "chat-params"]) {
+      const res = await helper
+        .request()
+        .post(`/dbgpt-config/${name}`)
+        .type("form")
+        .send({ baseUrl: emu.url, id: "cfg" });
+      assert.equal(res.status, 415, `${name}: ${res.text}`);
+      assert.equal(res.body.code, "DBGPT_INVALID_INPUT");
+    }
+    assert.equal(emu.requests.length, 0);
   });
 
   it("answers 400 for bad input and 502 for a failing server, with {code, message}", async () => {
