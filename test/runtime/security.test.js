@@ -571,8 +571,21 @@ describe("runtime: security with adminAuth on", function () {
     });
   }
 
-  it("with a token (admin or read-only) the endpoints answer, without the key", async () => {
-    for (const user of ["admin", "viewer"]) {
+  it("a read-only user's token gets 401 (the endpoints make the runtime send requests), and nothing is sent", async () => {
+    const headers = bearer(await adminToken(`${nr.url}${ADMIN_ROOT}`, "viewer", PASSWORD));
+    for (const route of ["apps", "models", "test", "chat-params"]) {
+      const res = await httpRequest(`${nr.url}${ADMIN_ROOT}/dbgpt-config/${route}`, {
+        method: "POST",
+        body: { ...body(), chatMode: "chat_app" },
+        headers,
+      });
+      assert.equal(res.status, 401, `${route}: ${res.text}`);
+    }
+    assert.equal(emu.requests.length, 0, "nothing reached the server");
+  });
+
+  it("with an admin token the endpoints answer, without the key", async () => {
+    for (const user of ["admin"]) {
       const headers = bearer(await adminToken(`${nr.url}${ADMIN_ROOT}`, user, PASSWORD));
       const call = (route) =>
         httpRequest(`${nr.url}${ADMIN_ROOT}/dbgpt-config/${route}`, {
