@@ -81,7 +81,11 @@ describe("dbgpt-config admin endpoints with adminAuth (real Node-RED)", function
     for (const user of ["flows", "reader"]) {
       const token = await login(user);
       for (const name of ["apps", "models", "test", "chat-params"]) {
-        const res = await endpoint(name, { id: "cfg-auth", baseUrl: attacker.url, chatMode: "chat_app" }, token);
+        const res = await endpoint(
+          name,
+          { id: "cfg-auth", baseUrl: attacker.url, chatMode: "chat_app" },
+          token,
+        );
         assert.equal(res.status, 401, `${user} ${name}: ${res.text}`);
       }
     }
@@ -99,7 +103,11 @@ describe("dbgpt-config admin endpoints with adminAuth (real Node-RED)", function
     assert.equal(emu.chatRequests().at(-1).headers.authorization, `Bearer ${KEY}`);
     // The same id with another server: that server gets no key.
     for (const name of ["apps", "models", "test", "chat-params"]) {
-      const other = await endpoint(name, { id: "cfg-auth", baseUrl: attacker.url, chatMode: "chat_app" }, token);
+      const other = await endpoint(
+        name,
+        { id: "cfg-auth", baseUrl: attacker.url, chatMode: "chat_app" },
+        token,
+      );
       assert.equal(other.status, 200, `${name}: ${other.text}`);
     }
     assert.ok(attacker.requests.length >= 5);

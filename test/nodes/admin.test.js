@@ -82,7 +82,11 @@ describe("dbgpt-config admin endpoints", function () {
       });
       // The deployed node's own values (the dialog unchanged): resolved with the node's environment.
       for (const apiKey of ["__PWRD__", "${DBGPT_ADMIN_TEST_KEY}"]) {
-        const res = await post("/dbgpt-config/test", { id: "cfg", baseUrl: "${DBGPT_ADMIN_TEST_URL}", apiKey });
+        const res = await post("/dbgpt-config/test", {
+          id: "cfg",
+          baseUrl: "${DBGPT_ADMIN_TEST_URL}",
+          apiKey,
+        });
         assert.equal(res.body.ok, true, JSON.stringify(res.body));
         assert.equal(emu.chatRequests().at(-1).headers.authorization, `Bearer ${KEY}`);
         assert.ok(!res.text.includes(KEY));
