@@ -1,0 +1,112 @@
+"use strict";
+/* global window, RED, $ -- code passed to page.evaluate() runs in the editor page */
+// "Test connection" in the editor's language: the admin endpoint answers a key and parameters, the dialog
+// words them from its locale catalogue (no English sentence in the Chinese editor), and the warning about a
+// pasted "/api/v2" shows in the dialog, not only in the terminal. Real Node-RED (packed package), chromium,
+// the emulator. Without chromium the suite is skipped (CI=true: fails).
+const assert = require("node:assert/strict");
+const { startEmulator } = require("../emulator");
+const { startNodeRed } = require("../runtime/harness");
+const { requireChromium, launchChromium, screenshotFailure } = require("../support/browser");
+const { configNode } = require("../support/flow-format");
+const { closedUrl } = require("../nodes/helpers");
+
+const TAB = "i18n000000000001";
+const CFG = "i18ncfg000000001";
+const KEY = "k-i18n-admin-1";
+
+describe("editor: Test connection in the editor's language", function () {
+  this.timeout(180000);
+
+  let emu;
+  let nr;
+  let browser;
+  let page;
+  const pageErrors = [];
+
+  before(async function () {
+    requireChromium(this);
+    emu = await startEmulator({ quiet: true, apiKeys: [KEY] });
+    nr = await startNodeRed({
+      flows: [{ id: TAB, type: "tab", label: "i18n", disabled: false, info: "" }, configNode(CFG, emu.url)],
+    });
+  });
+
+  after(async function () {
+    if (browser) await browser.close();
+    if (nr) await nr.stop();
+    if (emu) await emu.close();
+  });
+
+  afterEach(async function () {
+    if (this.currentTest.state === "failed" && page)
+      await screenshotFailure(page, "i18n-admin", this.currentTest.title);
+    assert.deepEqual(pageErrors.splice(0), [], "no errors in the page");
+  });
+
+  async function openEditor(locale) {
+    if (browser) await browser.close();
+    browser = await launchChromium({
+      locale,
+      viewport: { width: 1400, height: 950 },
+      profilePrefix: "dbgpt-i18n-admin-",
+      pageErrors,
+    });
+    page = browser.page;
+    await page.goto(nr.url, { waitUntil: "domcontentloaded" });
+    await page.waitForFunction((id) => window.RED && RED.nodes && RED.nodes.node && RED.nodes.node(id), CFG, {
+      timeout: 60000,
+    });
+    await page.evaluate((id) => RED.editor.editConfig("", "dbgpt-config", id), CFG);
+    await page.waitForSelector("#node-config-input-baseUrl", { state: "visible" });
+  }
+
+  async function testConnection(baseUrl, apiKey) {
+    await page.fill("#node-config-input-baseUrl", baseUrl);
+    await page.fill("#node-config-input-apiKey", apiKey);
+    await page.evaluate(() => $("#node-config-input-test-result").text(""));
+    await page.click("#node-config-input-test");
+    await page.waitForFunction(() => /[✓✗]/.test($("#node-config-input-test-result").text()));
+    return page.textContent("#node-config-input-test-result");
+  }
+
+  /** English words of two letters or more, but the names (DB-GPT, HTTP, API) and the URL. */
+  function englishWords(text) {
+    const rest = text
+      .replace(/https?:\/\/\S+/g, "")
+      .replace(/\/api\/v2/g, "")
+      .replace(/DB-GPT|HTTP|API/g, "");
+    return rest.match(/[A-Za-z]{2,}/g) || [];
+  }
+
+  it("the Chinese editor shows Chinese results, warnings included, with no English sentence", async function () {
+    await openEditor("zh-CN");
+    assert.equal(await page.evaluate(() => RED.i18n.lang()), "zh-CN");
+    const results = [
+      await testConnection(emu.url, KEY),
+      await testConnection(emu.url, "wrong-key"),
+      await testConnection(`${emu.url}/api/v2`, KEY),
+      await testConnection(await closedUrl(), KEY),
+    ];
+    assert.match(results[0], /^✓ 已连接到 DB-GPT/);
+    assert.match(results[1], /^✗ .*API 密钥被拒绝/);
+    assert.match(results[2], /^✓ 已连接到 DB-GPT/);
+    assert.match(results[2], /⚠ 服务器地址不应以“\/api\/v2”结尾/);
+    assert.match(results[3], /^✗ 无法列出应用：无法连接位于 http:\/\/127\.0\.0\.1:\d+ 的 DB-GPT/);
+    for (const text of results) {
+      assert.deepEqual(englishWords(text), [], `English in the Chinese editor: ${text}`);
+      assert.ok(!text.includes(KEY));
+    }
+  });
+
+  it("the English editor shows the /api/v2 warning in the dialog too", async function () {
+    await openEditor("en-US");
+    const text = await testConnection(`${emu.url}/api/v2/`, KEY);
+    assert.match(text, /^✓ Connected to DB-GPT/);
+    assert.match(
+      text,
+      /⚠ The server URL should not end with "\/api\/v2" \(the client adds it\): using http:\/\/127/,
+    );
+    assert.ok(await page.evaluate(() => $("#node-config-input-test-result").hasClass("dbgpt-warn")));
+  });
+});
