@@ -24,6 +24,27 @@ describe("dbgpt-config admin endpoints", function () {
     await emu.waitForConnections(0, 1500);
   });
 
+  it("POST dbgpt-config/apps names the agent apps by the runtime's rule, a JSON-string team_context too", async () => {
+    const awel = DEFAULT_APPS.find((app) => app.app_code === APP_CODES.awelLayout);
+    const apps = [
+      { ...awel, app_code: "flow-string", team_context: JSON.stringify({ flow_category: "chat_flow" }) },
+      { ...awel, app_code: "flow-object", team_context: { flow_category: "chat_flow" } },
+      { ...awel, app_code: "agent-string", team_context: JSON.stringify({ flow_category: "common" }) },
+      DEFAULT_APPS.find((app) => app.app_code === APP_CODES.singleAgent),
+      DEFAULT_APPS.find((app) => app.app_code === APP_CODES.native),
+    ];
+    emu.configure({ apps });
+    await helper.load(NODES, []);
+    const res = await post("/dbgpt-config/apps", { baseUrl: emu.url });
+    assert.equal(res.status, 200, res.text);
+    assert.deepEqual(res.body.agentApps, ["agent-string", APP_CODES.singleAgent]);
+    const params = await post("/dbgpt-config/chat-params", { baseUrl: emu.url, chatMode: "chat_app" });
+    assert.deepEqual(
+      params.body.items.map((item) => item.value),
+      res.body.agentApps,
+    );
+  });
+
   it("POST dbgpt-config/models lists the llm models in the server's order", async () => {
     await helper.load(NODES, []);
     const res = await post("/dbgpt-config/models", { baseUrl: `${emu.url}/` });
