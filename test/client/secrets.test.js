@@ -3,7 +3,7 @@
 // point), in its JSON-escaped and percent-encoded forms, and in "test connection"'s own messages. Also the
 // inputs that used to slip through: a lone surrogate in an app id, a total_count that is not a whole number.
 const { randomBytes } = require("node:crypto");
-const { assert, client, useEmulator, rejectsWith } = require("./helpers");
+const { assert, useEmulator, rejectsWith } = require("./helpers");
 const { DEFAULT_APPS } = require("../emulator");
 
 const APPS_PATH = "/api/v2/serve/apps";
