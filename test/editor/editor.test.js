@@ -347,19 +347,23 @@ describe("editor: node definitions", function () {
 
   it("the app picker offers chat_app only the apps it can talk to; the model picker only names", function () {
     const { DEFAULT_APPS } = require("../emulator");
-    const items = shared.appItems({ apps: DEFAULT_APPS });
+    // The agent flag is the runtime's answer (the apps endpoint's agentApps), never worked out here.
+    const { isAgentApp } = require("../../nodes/lib/client/index.js");
+    const agentApps = DEFAULT_APPS.filter(isAgentApp).map((app) => app.app_code);
+    const items = shared.appItems({ apps: DEFAULT_APPS, agentApps });
     assert.equal(items.length, DEFAULT_APPS.length);
     for (const [i, app] of DEFAULT_APPS.entries()) {
       assert.equal(items[i].value, app.app_code);
       assert.equal(items[i].label, app.app_name || app.app_code);
-      const chatFlowApp =
-        app.team_mode === "awel_layout" && app.team_context && app.team_context.flow_category === "chat_flow";
-      assert.equal(items[i].agent, app.team_mode !== "native_app" && !chatFlowApp, app.app_code);
+      assert.equal(items[i].agent, isAgentApp(app), app.app_code);
     }
+    assert.ok(shared.appItems({ apps: DEFAULT_APPS }).every((item) => !item.agent));
+    assert.doesNotMatch(nodeHtml("dbgpt-config"), /team_context|flow_category/);
     assert.ok(items.some((item) => item.agent) && items.some((item) => !item.agent));
-    assert.deepEqual(plain(shared.appItems({ apps: [{ app_name: "no code" }, null, { app_code: "x" }] })), [
-      { value: "x", label: "x", detail: "x", agent: true },
-    ]);
+    assert.deepEqual(
+      plain(shared.appItems({ apps: [{ app_name: "no code" }, null, { app_code: "x" }], agentApps: ["x"] })),
+      [{ value: "x", label: "x", detail: "x", agent: true }],
+    );
     assert.deepEqual(plain(shared.appItems({})), []);
     assert.deepEqual(plain(shared.modelItems({ models: ["a", "", 3, "b"] }).map((item) => item.value)), [
       "a",

@@ -10,6 +10,7 @@ const { startNodeRed } = require("../runtime/harness");
 const { requireChromium, launchChromium, screenshotFailure } = require("../support/browser");
 const { configNode } = require("../support/flow-format");
 const { closedUrl } = require("../nodes/helpers");
+const { nodeStrings } = require("../support/locales");
 
 const TAB = "i18n000000000001";
 const CFG = "i18ncfg000000001";
@@ -99,6 +100,17 @@ describe("editor: Test connection in the editor's language", function () {
     }
   });
 
+  it("the Chinese editor words a picker's server failure in Chinese too", async function () {
+    await openEditor("zh-CN");
+    await page.fill("#node-config-input-baseUrl", await closedUrl());
+    await page.evaluate(() => $("#node-config-input-model-hint").text(""));
+    await page.click("#node-config-input-model-pick");
+    await page.waitForFunction(() => /无法查询服务器/.test($("#node-config-input-model-hint").text()));
+    const text = await page.textContent("#node-config-input-model-hint");
+    assert.match(text, /^无法查询服务器：无法连接位于 http:\/\/127\.0\.0\.1:\d+ 的 DB-GPT$/);
+    assert.deepEqual(englishWords(text), [], text);
+  });
+
   it("the English editor shows the /api/v2 warning in the dialog too", async function () {
     await openEditor("en-US");
     const text = await testConnection(`${emu.url}/api/v2/`, KEY);
@@ -108,5 +120,51 @@ describe("editor: Test connection in the editor's language", function () {
       /⚠ The server URL should not end with "\/api\/v2" \(the client adds it\): using http:\/\/127/,
     );
     assert.ok(await page.evaluate(() => $("#node-config-input-test-result").hasClass("dbgpt-warn")));
+  });
+});
+
+describe("editor: the admin endpoints' sentences exist in both catalogues", function () {
+  const CODES = [
+    "DBGPT_CONNECT",
+    "DBGPT_TIMEOUT",
+    "DBGPT_AUTH",
+    "DBGPT_BAD_REQUEST",
+    "DBGPT_HTTP",
+    "DBGPT_PROTOCOL",
+    "DBGPT_STREAM_CLOSED",
+    "ERROR",
+    "failure",
+  ];
+  // Every key src/nodes/shared/admin.ts answers.
+  const KEYS = [
+    ...[
+      "ok-key",
+      "ok-no-key",
+      "key-rejected",
+      "key-required",
+      "apps-failed",
+      "chat-unreachable",
+      "chat-failed",
+    ].map((k) => `outcome.${k}`),
+    ...CODES.flatMap((code) => [`reason.${code}`, `reason.${code}-server`]),
+    "warnings.api-suffix",
+    "warnings.stored-key-other-url",
+    "warnings.key-env-unset",
+    "errors.env-url-not-deployed",
+    "errors.env-key-not-deployed",
+    "errors.env-url-invalid",
+  ];
+  const params = (text) => [...String(text).matchAll(/__(\w+)__/g)].map((m) => m[1]).sort();
+
+  it("en-US and zh-CN word every key, with the same parameters", function () {
+    const [en, zh] = ["en-US", "zh-CN"].map((lang) => nodeStrings(lang, "dbgpt-config").test);
+    for (const key of KEYS) {
+      const pick = (catalog) =>
+        key.split(".").reduce((node, part) => (node ? node[part] : undefined), catalog);
+      assert.equal(typeof pick(en), "string", `en-US lacks ${key}`);
+      assert.equal(typeof pick(zh), "string", `zh-CN lacks ${key}`);
+      assert.deepEqual(params(pick(zh)), params(pick(en)), key);
+      assert.match(pick(zh), /[\u4e00-\u9fff]/, `zh-CN ${key} is Chinese`);
+    }
   });
 });

@@ -8,6 +8,7 @@
  *   POST dbgpt-config/chat-params  same + chatMode          -> 200 {items: [{value, label}, ...]}
  *        (the chat node's chat param per mode: agent apps, knowledge spaces, chat flows, databases)
  *   failures: 400 (bad input), 415 (not a JSON body) or 502 (server) with {code, message, key?, params?}
+ *   (key: a dbgpt-config.test.* sentence for the dialog's language)
  *
  * Who may call them and what they send (they make the runtime send requests, and may send a stored key):
  * - only users with `dbgpt-config.write` (a user who could deploy a flow); JSON bodies only (a form post
@@ -143,7 +144,7 @@ async function chatParamItems(
 
 /** A failure as the dialog words it: dbgpt-config.test.reason.<code> with its parameters. */
 function reasonOf(err: DbgptError | undefined, origin: string): Phrase {
-  if (err === undefined) return { key: "reason.ERROR", params: {} };
+  if (err === undefined) return { key: "reason.ERROR", params: { code: "ERROR" } };
   const params: Record<string, string | number> = { origin, code: err.code };
   if (err.statusCode !== undefined) params.status = err.statusCode;
   if (err.serverMessage !== undefined && err.serverMessage !== "") params.server = err.serverMessage;
@@ -156,7 +157,9 @@ function reasonOf(err: DbgptError | undefined, origin: string): Phrase {
     "DBGPT_PROTOCOL",
     "DBGPT_STREAM_CLOSED",
   ];
-  const key = known.includes(err.code) ? err.code : "ERROR";
+  let key = known.includes(err.code) ? err.code : "ERROR";
+  // `success: false` in a 200 answer: no status to name.
+  if (key === "DBGPT_HTTP" && (err.statusCode === undefined || err.statusCode < 300)) key = "failure";
   return { key: `reason.${key}${params.server === undefined ? "" : "-server"}`, params };
 }
 
@@ -271,7 +274,13 @@ async function answer(RED: NodeAPI, action: AdminAction, req: Request, res: Resp
     }
     const code = isDbgptError(err) ? err.code : "ERROR";
     const message = err instanceof Error ? err.message : String(err);
-    res.status(code === "DBGPT_INVALID_INPUT" ? 400 : 502).json(masked({ code, message }, key));
+    if (code === "DBGPT_INVALID_INPUT") {
+      res.status(400).json(masked({ code, message }, key));
+      return;
+    }
+    // The server's failure, also as a key and parameters for the dialog's language.
+    const reason = reasonOf(isDbgptError(err) ? err : undefined, client?.baseUrl ?? "");
+    res.status(502).json(masked({ code, message, key: reason.key, params: reason.params }, key));
   } finally {
     await client?.close().catch(() => undefined);
   }
