@@ -23,6 +23,9 @@ export type DbgptErrorCode = (typeof ERROR_CODES)[number];
 /** Response bodies kept on an error are cut to this many characters. */
 export const ERROR_BODY_LIMIT = 4096;
 
+/** How much of a body an error keeps uncut for masking (a key's forms are far shorter than the margin). */
+const RAW_BODY_LIMIT = ERROR_BODY_LIMIT + 65_536;
+
 export interface DbgptErrorDetails {
   /** HTTP status, when a response arrived. */
   statusCode?: number;
@@ -52,7 +55,12 @@ export class DbgptError extends Error {
     if (details.serverMessage !== undefined) this.serverMessage = details.serverMessage;
     if (details.partial !== undefined) this.partial = details.partial;
     // Kept uncut, so that withoutSecret masks the key before anything is cut (a key across a cut point).
-    const raw = { message, details };
+    // Only what masking can need is kept: the cut length plus room for the longest form of a key.
+    const raw = {
+      message,
+      details:
+        details.body === undefined ? details : { ...details, body: details.body.slice(0, RAW_BODY_LIMIT) },
+    };
     REBUILD.set(this, (mask) => new DbgptError(code, mask(raw.message), maskDetails(raw.details, mask)));
   }
 }
