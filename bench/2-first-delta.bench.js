@@ -9,7 +9,10 @@
  * The issue's trigger and counter stamp Date.now(), whose 1 ms steps are as large as the target: the
  * judged figure uses performance.now() in Node-RED (benchNow()), the Date.now() figure is printed beside
  * it. The difference of the medians also carries the jitter of the emulator's 50 ms timer (about
- * ±1 ms on a busy machine). DbgptClient.chat() in this process is printed for reference.
+ * ±1 ms on a busy machine), so each path's own time is reported too (not judged), which leaves out the
+ * network and the server: from the start to undici creating the request, plus from undici receiving the
+ * first body bytes to the first event (the first delta at the counter), read from undici's diagnostics
+ * channels in each process. DbgptClient.chat() in this process is printed for reference.
  */
 const { Agent } = require("undici");
 const { DbgptClient } = require("../nodes/lib/client/index.js");
@@ -43,7 +46,7 @@ module.exports = {
       });
       const samples = await alternate(
         {
-          raw: async () => (await rawDeltas(dispatcher, emulatorUrl, QUESTION, DELTAS)).firstEventMs,
+          raw: () => rawDeltas(dispatcher, emulatorUrl, QUESTION, DELTAS),
           node: async () => {
             const result = await nodeRed.runChecked({
               target: "chat",
@@ -51,27 +54,35 @@ module.exports = {
               convPrefix: "fd",
               expect,
               timeoutMs: 10_000,
+              trace: true,
             });
-            return result.perConv[0];
+            const { requestCreated, firstBodyChunk } = result.trace;
+            const conv = result.perConv[0];
+            return { ...conv, ownMs: requestCreated + (conv.firstMs - firstBodyChunk) };
           },
           client: async () => (await clientDeltas(client, QUESTION, DELTAS)).firstEventMs,
         },
         ROUNDS,
         WARMUP_ROUNDS,
       );
-      const raw = median(samples.raw);
+      const rawTimes = samples.raw.map((s) => s.firstEventMs);
+      const raw = median(rawTimes);
+      const rawOwn = median(samples.raw.map((s) => s.ownMs));
+      const nodeOwn = median(samples.node.map((s) => s.ownMs));
       const nodeTimes = samples.node.map((s) => s.firstMs);
       const nodeDateTimes = samples.node.map((s) => s.firstDateMs);
       const added = median(nodeTimes) - raw;
       const addedDate = median(nodeDateTimes) - raw;
       return {
         lines: [
-          `raw reader, request start to first event:        median ${fmt(raw)} (${spread(samples.raw)})`,
+          `raw reader, request start to first event:        median ${fmt(raw)} (${spread(rawTimes)})`,
           `dbgpt-chat, trigger stamp to first delta at the counter: median ${fmt(median(nodeTimes))} ` +
             `(${spread(nodeTimes)}); with Date.now() stamps ${fmt(median(nodeDateTimes))}`,
           `client, call to first delta (reference):          median ${fmt(median(samples.client))}`,
           `added by the node: ${fmt(added)} (Date.now() stamps: ${fmt(addedDate)}); ` +
             `by the client: ${fmt(median(samples.client) - raw)}`,
+          `own time (network and server left out, not judged): raw ${fmt(rawOwn)}, node ${fmt(nodeOwn)}: ` +
+            `the node adds ${fmt(nodeOwn - rawOwn)}`,
         ],
         targets: [
           target(

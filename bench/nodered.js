@@ -18,7 +18,8 @@
  * stamps each chat's first delta and final, folds the deltas into an FNV-1a checksum and compares every
  * final, and the folded deltas, with what the emulator sent; after the last final it answers the POST.
  * Two settings.functionGlobalContext helpers make the clock and the heap reachable from the function nodes:
- * benchNow() (performance.now()) and benchMemory(gcRounds) (global.gc() rounds, then process.memoryUsage()).
+ * benchNow() (performance.now()) and benchMemory(gcRounds) (global.gc() rounds, then process.memoryUsage());
+ * benchUndici(reset) reads undici's diagnostics channels for the first-delta benchmark's own-time figure.
  * Peak RSS, its reset and CPU time are read from outside, through /proc/<pid>.
  *
  * startBenchNodeRed({ emulatorUrl }) -> { pid, url, run(spec), memory(gcRounds), status(), resetPeak(),
@@ -27,9 +28,11 @@
  *         convPrefix, expect: { deltas, length, hashes: per chat }, exact: check delta count, order and
  *         chunks (false for a coalescing node, whose stream messages carry several deltas), heapAtFinal:
  *         heap after forced GCs when the (last) final reaches the counter, before it reads the text,
+ *         trace: report when undici created the request and received the first body bytes (for one chat),
  *         timeoutMs }
  */
 const { execFileSync, spawn } = require("node:child_process");
+const { Agent, fetch: undiciFetch } = require("undici");
 const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
@@ -49,6 +52,8 @@ const PACED_PER_TICK = 300;
 /** The stream interval of the "chat-coalesced" node (its coalesceMs flow key). */
 const COALESCE_MS = 100;
 const TARGETS = ["chat", "chat-coalesced", "floor", "floor-paced"];
+/** For the POSTs to Node-RED: a run's answer may take longer than fetch's default 300 s header timeout. */
+const dispatcher = new Agent({ headersTimeout: 0, bodyTimeout: 0 });
 
 const TRIGGER = `// One POST /bench/run: msg.payload is the run's spec.
 const spec = msg.payload;
@@ -59,6 +64,7 @@ if (out < 0) {
   node.send([null, null, null, null, msg]);
   return null;
 }
+if (spec.trace) global.get("benchUndici")(true);
 const startedAt = Date.now();
 const startedHr = global.get("benchNow")();
 const run = {
@@ -200,6 +206,7 @@ function finish() {
     durationMs: (lastFinalHr || now) - run.startedHr,
     durationDateMs: (lastFinalAt || Date.now()) - run.startedAt,
     heapAtFinal: run.heapAtFinal,
+    trace: run.spec.trace ? relative(global.get("benchUndici")(false)) : undefined,
     perConv: convs.length <= 50 ? convs.map((c) => ({
       messages: c.messages,
       firstMs: c.firstHr === null ? null : c.firstHr - run.startedHr,
@@ -207,6 +214,12 @@ function finish() {
     })) : undefined,
   };
   return { res: run.res, statusCode: 200, payload: result };
+}
+
+function relative(times) {
+  const out = {};
+  for (const key of Object.keys(times)) out[key] = times[key] === null ? null : times[key] - run.startedHr;
+  return out;
 }`;
 
 const MEMORY = `msg.payload = global.get("benchMemory")(Number(msg.payload && msg.payload.gc) || 0);
@@ -331,6 +344,27 @@ function prepareUserDir(emulatorUrl, port) {
         for (let i = 0; i < rounds; i++) global.gc();
         return process.memoryUsage();
       },
+      // When undici (any copy in this process) first created a request and first received body bytes
+      // since the last reset, from its diagnostics channels (subscribed on the first call only).
+      benchUndici: function (reset) {
+        let times = global.__benchUndici;
+        if (!times) {
+          const diagnostics = require("node:diagnostics_channel");
+          times = global.__benchUndici = { requestCreated: null, firstBodyChunk: null };
+          diagnostics.subscribe("undici:request:create", () => {
+            if (times.requestCreated === null) times.requestCreated = performance.now();
+          });
+          diagnostics.subscribe("undici:request:bodyChunkReceived", () => {
+            if (times.firstBodyChunk === null) times.firstBodyChunk = performance.now();
+          });
+        }
+        const now = { requestCreated: times.requestCreated, firstBodyChunk: times.firstBodyChunk };
+        if (reset) {
+          times.requestCreated = null;
+          times.firstBodyChunk = null;
+        }
+        return now;
+      },
     },
   });
   writeUserDir(userDir, { settings, flows: benchFlows(emulatorUrl) });
@@ -421,7 +455,8 @@ async function startBenchNodeRed({ emulatorUrl, nodeArgs = [] }) {
 
   async function post(route, body, timeoutMs) {
     if (exitedAlready) throw new Error(`Node-RED has exited:\n${output.slice(-4000)}`);
-    const res = await fetch(`${url}${route}`, {
+    const res = await undiciFetch(`${url}${route}`, {
+      dispatcher,
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify(body),
