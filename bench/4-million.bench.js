@@ -1,92 +1,82 @@
 "use strict";
 /**
- * One stream of 1,000,000 short ASCII deltas (`[long:1000000]`, "t0 t1 ... t999999") through dbgpt-chat
- * in a fresh Node-RED (node --expose-gc), against Node-RED's floor for the same 1,000,001 messages (the
- * function node of bench/nodered.js, whose final message carries the same text as one flat string).
- * Measured by the counting node when the final message arrives, before it reads the text: the heap used
- * after two forced GCs, minus the heap used after forced GCs just before the run. Target: the node's
- * retained heap at most 2 x the answer's size more than the floor's. Peak RSS (VmHWM, reset before each
- * run) is reported, not judged: on 2 busy cores it swings with V8's heap sizing.
+ * One stream of 1,000,000 distinct 5-byte deltas, issue 13's memory method (bench/nodered.js
+ * freshMemoryRun): each run in a freshly started Node-RED (--expose-gc), warmed up with one 2,000-delta
+ * chat, forced GCs (heap used = the idle heap), VmHWM reset through /proc/<pid>/clear_refs; then the run;
+ * peak = VmHWM after the final. Three fresh runs each, alternated, medians:
+ *   node    trigger -> dbgpt-chat -> counting function node
+ *   floor   trigger -> a function node sending the same 1,000,000 deltas and the final (the whole text),
+ *           300 per timer tick, with node.send -> the same counting function node
+ * When the final message reaches the counter, before it reads the text, forced GCs and the heap used:
+ * minus the idle heap, the heap retained at the final.
+ * Targets: (node's peak RSS above idle - the floor's) / answer bytes <= 4; node's retained heap / the
+ * floor's <= 1.1.
  */
-const { answerFor } = require("../test/emulator");
-const { fnv1a } = require("./fnv");
-const { startBenchNodeRed } = require("./nodered");
-const { mib, formatRate, median, target } = require("./stats");
+const { benchQuestion, DELTA_BYTES } = require("./emulator");
+const { freshMemoryRun, PACED_PER_TICK } = require("./nodered");
+const { mib, formatRate, median, target, scaled, repeats, count } = require("./stats");
 
-const DELTAS = Number(process.env.BENCH_MILLION_DELTAS || 1_000_000);
-const ROUNDS = Number(process.env.BENCH_MILLION_ROUNDS || 2);
-const QUESTION = `[long:${DELTAS}]`;
-
-async function measure(nodeRed, driver, expect) {
-  const before = await nodeRed.call("memory", { gc: 3 });
-  await nodeRed.call("resetPeak");
-  const result = await nodeRed.call(
-    "run",
-    { driver, count: 1, question: QUESTION, convPrefix: "m", expect, heapAtFinal: true, timeoutMs: 240_000 },
-    250_000,
-  );
-  if (result.failureCount > 0) throw new Error(`${driver}: ${result.failures.join("; ")}`);
-  const after = await nodeRed.call("memory");
-  return {
-    retained: result.heapAtFinal.heapUsed - before.heapUsed,
-    peakRss: after.vmHWM,
-    peakAboveIdle: after.vmHWM - before.vmRSS,
-    rate: DELTAS / (result.durationMs / 1000),
-    seconds: result.durationMs / 1000,
-  };
-}
+const DELTAS = scaled(1_000_000, 1000);
+const RUNS = repeats(3, 1);
+const QUESTION = benchQuestion(DELTAS);
+const ANSWER_BYTES = DELTAS * DELTA_BYTES; // ASCII: one byte per character, in V8 and on the wire
 
 module.exports = {
-  name: `One stream of ${DELTAS.toLocaleString("en-US")} short ASCII deltas: heap retained at the final message (${ROUNDS} alternated rounds)`,
+  name:
+    `One stream of ${count(DELTAS)} deltas of ${DELTA_BYTES} bytes against the floor ` +
+    `(${PACED_PER_TICK} messages per tick), ${RUNS} fresh Node-RED runs each`,
   async run({ emulatorUrl }) {
-    const text = answerFor(QUESTION, { chatMode: "chat_normal" });
-    const answerBytes = text.length; // ASCII: one byte per character, in V8 and on the wire
-    const expect = { deltas: DELTAS, length: text.length, hash: fnv1a(text) };
-    const nodeRed = await startBenchNodeRed({ emulatorUrl });
     const samples = { node: [], floor: [] };
     const lines = [];
-    try {
-      for (let round = 0; round < ROUNDS; round++) {
-        const order = round % 2 === 0 ? ["node", "floor"] : ["floor", "node"];
-        for (const name of order) {
-          const driver = name === "node" ? "drv-chat" : "drv-floor-paced";
-          const sample = await measure(
-            nodeRed,
-            driver,
-            name === "node" ? { ...expect, chunks: DELTAS + 1 } : expect,
-          );
-          samples[name].push(sample);
-          lines.push(
-            `${name.padEnd(5)} round ${round + 1}: retained ${mib(sample.retained)}, peak RSS ${mib(sample.peakRss)} ` +
-              `(${mib(sample.peakAboveIdle)} above the idle process), ${formatRate(sample.rate)} deltas in ` +
-              `${sample.seconds.toFixed(1)} s`,
-          );
-        }
+    for (let i = 0; i < RUNS; i++) {
+      const order = i % 2 === 0 ? ["node", "floor"] : ["floor", "node"];
+      for (const name of order) {
+        const sample = await freshMemoryRun(emulatorUrl, {
+          target: name === "node" ? "chat" : "floor-paced",
+          questions: [QUESTION],
+          convPrefix: "m",
+          heapAtFinal: true,
+          timeoutMs: 600_000,
+        });
+        if (sample.result.failureCount > 0) throw new Error(`${name}: ${sample.result.failures.join("; ")}`);
+        sample.retained = sample.result.heapAtFinal.heapUsed - sample.idle.heapUsed;
+        samples[name].push(sample);
+        const seconds = sample.result.durationMs / 1000;
+        lines.push(
+          `${name.padEnd(5)} run ${i + 1}: peak RSS ${mib(sample.peakRss)} = ${mib(sample.peakAboveIdle)} above idle; ` +
+            `heap retained at the final ${mib(sample.retained)}; ${formatRate(DELTAS / seconds)} deltas in ` +
+            `${seconds.toFixed(1)} s, Node-RED CPU ${sample.cpuSeconds.toFixed(1)} s`,
+        );
       }
-    } finally {
-      await nodeRed.stop();
     }
+    const peak = (name) => median(samples[name].map((s) => s.peakAboveIdle));
     const retained = (name) => median(samples[name].map((s) => s.retained));
-    const extra = retained("node") - retained("floor");
-    const ratio = extra / answerBytes;
+    const peakRatio = (peak("node") - peak("floor")) / ANSWER_BYTES;
+    const heapRatio = retained("node") / retained("floor");
     lines.push(
-      `answer: ${mib(answerBytes)} (${answerBytes.toLocaleString("en-US")} bytes)`,
-      `median retained at the final message: node ${mib(retained("node"))}, floor ${mib(retained("floor"))}`,
-      `node - floor = ${mib(extra)} = ${ratio.toFixed(2)} x the answer`,
-      `median peak RSS: node ${mib(median(samples.node.map((s) => s.peakRss)))}, ` +
-        `floor ${mib(median(samples.floor.map((s) => s.peakRss)))} (reported, not judged)`,
+      `answer: ${mib(ANSWER_BYTES)} (${count(ANSWER_BYTES)} bytes)`,
+      `median peak RSS above idle: node ${mib(peak("node"))}, floor ${mib(peak("floor"))}; ` +
+        `node - floor = ${mib(peak("node") - peak("floor"))} = ${peakRatio.toFixed(2)} x the answer`,
+      `median heap retained at the final: node ${mib(retained("node"))}, floor ${mib(retained("floor"))} = ` +
+        `${heapRatio.toFixed(2)} x the floor's`,
     );
     return {
       lines,
       targets: [
         target(
-          "1M deltas: heap retained at the final message, node - floor",
-          `${ratio.toFixed(2)} x the answer (${mib(extra)})`,
-          "<= 2 x the answer",
-          ratio <= 2,
+          `${count(DELTAS)} deltas: peak RSS above idle, minus the floor's, per answer byte`,
+          `${peakRatio.toFixed(2)} x`,
+          "<= 4 x",
+          peakRatio <= 4,
+        ),
+        target(
+          `${count(DELTAS)} deltas: heap retained after GC over the floor`,
+          `${heapRatio.toFixed(2)} x`,
+          "<= 1.1 x",
+          heapRatio <= 1.1,
         ),
       ],
-      data: { answerBytes, samples },
+      data: { answerBytes: ANSWER_BYTES, samples },
     };
   },
 };

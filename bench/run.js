@@ -1,7 +1,10 @@
 "use strict";
 // `npm run bench` (after the build): runs every bench/*.bench.js (or those whose file name contains the
 // first argument) against one emulator process, printing the machine, each benchmark's lines and a
-// summary of the targets. `--json <file>` also writes everything as JSON. A benchmark exports
+// summary of the targets (met / MISSED). `--json <file>` also writes everything as JSON. `--quick` is a
+// smoke run: BENCH_SCALE=0.01 (deltas and chats scaled down) and BENCH_QUICK=1 (one run or a few rounds
+// each), which proves the code works end to end in a minute or two; its figures mean nothing against
+// the targets. A benchmark exports
 // { name, run({ emulatorUrl, emulator }) -> { lines, targets: [{ name, value, target, met }], data } }.
 const fs = require("node:fs");
 const os = require("node:os");
@@ -9,9 +12,10 @@ const path = require("node:path");
 const { startEmulatorProcess } = require("./emulator");
 
 function parseArgs(argv) {
-  const args = { only: undefined, json: undefined };
+  const args = { only: undefined, json: undefined, quick: false };
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === "--json") args.json = argv[++i];
+    else if (argv[i] === "--quick") args.quick = true;
     else args.only = argv[i];
   }
   return args;
@@ -36,6 +40,11 @@ function loadAverage() {
 
 async function main() {
   const args = parseArgs(process.argv.slice(2));
+  if (args.quick) {
+    // Read by bench/stats.js, which the benchmarks load below.
+    process.env.BENCH_SCALE = process.env.BENCH_SCALE || "0.01";
+    process.env.BENCH_QUICK = "1";
+  }
   const files = fs
     .readdirSync(__dirname)
     .filter((file) => file.endsWith(".bench.js") && (args.only === undefined || file.includes(args.only)))
@@ -50,11 +59,16 @@ async function main() {
     cores: os.cpus().length,
     memory: `${Math.round(os.totalmem() / 2 ** 30)} GiB`,
     loadBefore: loadAverage(),
+    scale: process.env.BENCH_SCALE || "1",
+    quick: process.env.BENCH_QUICK === "1",
   };
   process.stdout.write(
     `${machine.date}  Node.js ${machine.node}  Node-RED ${machine.nodeRed}  undici ${machine.undici}\n` +
       `${machine.cpu} (${machine.cores} cores, ${machine.memory})\n` +
-      `load average before: ${machine.loadBefore}\n`,
+      `load average before: ${machine.loadBefore}\n` +
+      (machine.quick || machine.scale !== "1"
+        ? `SCALED RUN (BENCH_SCALE=${machine.scale}${machine.quick ? ", quick" : ""}): the figures are not comparable with the targets\n`
+        : ""),
   );
   const started = Date.now();
   const emulator = await startEmulatorProcess();
@@ -89,7 +103,10 @@ async function main() {
   machine.loadAfter = loadAverage();
   machine.seconds = Math.round((Date.now() - started) / 1000);
   const targets = report.benchmarks.flatMap((b) => b.targets || []);
-  process.stdout.write(`\nTargets (load average after: ${machine.loadAfter}; ${machine.seconds} s in all)\n`);
+  process.stdout.write(
+    `\nTargets (load average after: ${machine.loadAfter}; ${machine.seconds} s in all` +
+      `${machine.quick || machine.scale !== "1" ? `; SCALED RUN, BENCH_SCALE=${machine.scale}` : ""})\n`,
+  );
   for (const t of targets) {
     process.stdout.write(`  ${t.met ? "met   " : "MISSED"}  ${t.name}: ${t.value} (target ${t.target})\n`);
   }

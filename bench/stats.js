@@ -35,4 +35,25 @@ function target(name, value, wanted, met) {
   return { name, value, target: wanted, met };
 }
 
-module.exports = { median, alternate, formatRate, mib, target };
+/**
+ * Sizes for quick smoke runs: BENCH_SCALE (set by `node bench/run.js --quick` to 0.01) multiplies the
+ * counts of deltas and chats, never below `min`; BENCH_QUICK makes `repeats` fall back to `quick`.
+ * A quick run proves the code works end to end; its figures are not comparable with the targets.
+ */
+const SCALE = Number(process.env.BENCH_SCALE || 1);
+const QUICK = process.env.BENCH_QUICK === "1";
+
+function scaled(n, min = 1) {
+  return Math.max(min, Math.round(n * SCALE));
+}
+
+function repeats(full, quick = 1) {
+  return QUICK ? quick : full;
+}
+
+/** A number with thousands separators. */
+function count(n) {
+  return n.toLocaleString("en-US");
+}
+
+module.exports = { median, alternate, formatRate, mib, target, scaled, repeats, count, SCALE, QUICK };
