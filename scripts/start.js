@@ -250,9 +250,9 @@ async function main() {
     say("");
     say(`Node-RED is running: ${url}/ (the examples are on the DB-GPT tabs)`);
     say("Try it:");
-    say(`  curl -H 'Content-Type: text/plain' --data 'Hello' ${url}/dbgpt/chat`);
+    say(`  curl --data 'Hello' ${url}/dbgpt/chat`);
     say(
-      `  curl -H 'Content-Type: text/plain' --data 'Hello' '${url}/dbgpt/conversation?session=me'` +
+      `  curl --data 'Hello' '${url}/dbgpt/conversation?session=me'` +
         "  (again with the same session continues the conversation)",
     );
     if (broker.close) {
