@@ -42,6 +42,8 @@ export class DbgptError extends Error {
   readonly body?: string;
   readonly serverMessage?: string;
   partial?: string;
+  /** DBGPT_STREAM_CLOSED before any event of a chat_app request: the app id the server probably does not know. */
+  unknownApp?: string;
 
   constructor(code: DbgptErrorCode, message: string, details: DbgptErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
@@ -142,14 +144,21 @@ export function streamClosedError(
   ctx: Pick<TransportContext, "origin" | "chatApp">,
   cause?: unknown,
 ): DbgptError {
-  let message = `DB-GPT at ${ctx.origin} closed the connection before the answer was complete`;
-  if (ctx.chatApp !== undefined) {
-    message +=
-      ctx.chatApp.events === 0
-        ? `; for chat_app this is how DB-GPT says the app id is unknown: app "${ctx.chatApp.appId}" probably does not exist`
-        : ` (chat_app "${ctx.chatApp.appId}")`;
+  const closed = `DB-GPT at ${ctx.origin} closed the connection before the answer was complete`;
+  const details = cause === undefined ? {} : { cause };
+  if (ctx.chatApp !== undefined && ctx.chatApp.events === 0) {
+    // What matters comes first: the rest is cut in the debug sidebar.
+    const error = new DbgptError(
+      "DBGPT_STREAM_CLOSED",
+      `unknown app "${ctx.chatApp.appId}"?: ${closed} without sending anything, which is how DB-GPT ` +
+        "answers a chat_app id it does not know (check the app id)",
+      details,
+    );
+    error.unknownApp = ctx.chatApp.appId;
+    return error;
   }
-  return new DbgptError("DBGPT_STREAM_CLOSED", message, cause === undefined ? {} : { cause });
+  const message = ctx.chatApp === undefined ? closed : `${closed} (chat_app "${ctx.chatApp.appId}")`;
+  return new DbgptError("DBGPT_STREAM_CLOSED", message, details);
 }
 
 /** The server's own message in an error body: `err_msg` (Result envelope), `message` (flow error), `detail`, an HTML title. */
