@@ -177,11 +177,27 @@ export function serverMessageOf(body: string): string | undefined {
     }
     return undefined;
   }
-  const title = /<title[^>]*>([^<]*)<\/title>/i.exec(trimmed);
-  if (title !== null && title[1].trim() !== "") return title[1].trim();
+  // An HTML page: its title, unless that is just "Error" (Express's default pages): then what it says.
+  const page = ["title", "pre", "h1"].map((tag) => htmlText(trimmed, tag));
+  const said = page.find((text) => text !== undefined && !/^error$/i.test(text));
+  if (said !== undefined) return said;
   if (trimmed !== "" && !trimmed.startsWith("<"))
     return trimmed.length > 300 ? `${trimmed.slice(0, 300)}…` : trimmed;
   return undefined;
+}
+
+/** The text of the first <tag> element of an HTML page, tags inside removed; undefined when none or blank. */
+function htmlText(html: string, tag: string): string | undefined {
+  const match = new RegExp(`<${tag}(?:\\s[^>]*)?>([\\s\\S]*?)</${tag}>`, "i").exec(html);
+  const text =
+    match === null
+      ? ""
+      : match[1]
+          .replace(/<[^>]*>/g, "")
+          .replace(/\s+/g, " ")
+          .trim();
+  if (text === "") return undefined;
+  return text.length > 300 ? `${text.slice(0, 300)}…` : text;
 }
 
 /** A non-2xx answer. */
@@ -212,7 +228,10 @@ export function errorFromResponse(
     );
   }
   const text = info.statusText ? ` ${info.statusText}` : "";
-  return new DbgptError("DBGPT_HTTP", `DB-GPT answered HTTP ${status}${text}${said}`, details);
+  // A page that only repeats the status line ("404 Not Found") adds nothing to it.
+  const repeats =
+    serverMessage !== undefined && serverMessage.toLowerCase() === `${status}${text}`.toLowerCase();
+  return new DbgptError("DBGPT_HTTP", `DB-GPT answered HTTP ${status}${text}${repeats ? "" : said}`, details);
 }
 
 /** A 200 Result envelope with `success: false`. */
