@@ -92,7 +92,9 @@ describe("dbgpt-chat failures", function () {
   it("DBGPT_STREAM_CLOSED for an unknown chat_app app id (the server drops the connection)", async () => {
     const c = await loadChat(emu.url, { chatMode: "chat_app", chatParam: "no-such-app" });
     const caught = await failing(c, { payload: "hi" });
-    assertFailure(caught, "DBGPT_STREAM_CLOSED", { message: /^(DbgptError: )?unknown app "no-such-app"\?: / });
+    assertFailure(caught, "DBGPT_STREAM_CLOSED", {
+      message: /^(DbgptError: )?unknown app "no-such-app"\?: /,
+    });
     await waitFor(() => c.statuses.some((s) => s.fill === "red"), "a red ring");
     assert.equal(c.statuses.at(-1).text, "dbgpt.status.error.unknownApp", "the status says: unknown app?");
   });
