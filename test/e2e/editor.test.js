@@ -268,10 +268,10 @@ describe("editor in chromium", function () {
 
     it("builds a chat flow with the app picker, deploys it and shows the answer in the debug sidebar", async function () {
       const { page } = editor;
-      chatId = await dragFromPalette(page, "dbgpt-chat", 330, 140);
+      chatId = await dragFromPalette(page, "dbgpt-chat", 400, 140);
       const httpInId = await dragFromPalette(page, "http in", 120, 140);
-      const httpOutId = await dragFromPalette(page, "http response", 600, 140);
-      const debugId = await dragFromPalette(page, "debug", 600, 240);
+      const httpOutId = await dragFromPalette(page, "http response", 650, 140);
+      const debugId = await dragFromPalette(page, "debug", 650, 240);
 
       // The chat dialog: chat_app is the default mode; the server is a new dbgpt-config.
       await openDialog(page, chatId, "#node-input-chatMode");
