@@ -3,13 +3,17 @@
 // the working tree and the four examples deployed, each on its own tab. DB-GPT is DBGPT_BASE_URL (and
 // DBGPT_API_KEY) when set, else the bundled emulator on a free port; the MQTT example gets an in-process
 // broker on 1883 (MQTT_PORT) or is left out when that port is taken. Ctrl-C stops everything.
+// On every start the example tabs (and their config nodes) are replaced with fresh copies; every other
+// tab and node the user deployed is kept. The user dir is .tmp/start-userdir (START_USER_DIR).
 const fs = require("node:fs");
 const net = require("node:net");
 const path = require("node:path");
 const { launchNodeRed, writeUserDir, baseSettings, ROOT } = require("../test/runtime/harness");
 
 const PKG = require(path.join(ROOT, "package.json"));
-const USER_DIR = path.join(ROOT, ".tmp", "start-userdir");
+const USER_DIR = process.env.START_USER_DIR
+  ? path.resolve(process.env.START_USER_DIR)
+  : path.join(ROOT, ".tmp", "start-userdir");
 const EXAMPLES_DIR = path.join(ROOT, "examples");
 
 function say(text) {
@@ -34,6 +38,44 @@ function loadExamples() {
     file,
     nodes: JSON.parse(fs.readFileSync(path.join(EXAMPLES_DIR, file), "utf8")),
   }));
+}
+
+/**
+ * The user's own part of the flows deployed last time (flows.json and plain flows_cred.json in
+ * userDir): every node except the example tabs, the nodes on them and the examples' config nodes
+ * (all `exampleIds`), with the credentials of the nodes kept. Nothing when there is no flows file;
+ * an unreadable one is moved aside (and said so).
+ */
+function userFlows(userDir, exampleIds) {
+  const flowFile = path.join(userDir, "flows.json");
+  const credFile = path.join(userDir, "flows_cred.json");
+  if (!fs.existsSync(flowFile)) return { nodes: [], credentials: {} };
+  let nodes;
+  try {
+    nodes = JSON.parse(fs.readFileSync(flowFile, "utf8"));
+    if (!Array.isArray(nodes)) throw new Error("not a JSON array of nodes");
+  } catch (err) {
+    const aside = `${flowFile}.unreadable-${Date.now()}`;
+    fs.renameSync(flowFile, aside);
+    say(`cannot read ${flowFile} (${err.message}): moved it to ${path.basename(aside)}`);
+    return { nodes: [], credentials: {} };
+  }
+  let credentials = {};
+  try {
+    if (fs.existsSync(credFile)) credentials = JSON.parse(fs.readFileSync(credFile, "utf8"));
+  } catch {
+    credentials = {};
+  }
+  const kept = nodes.filter(
+    (node) => node && !exampleIds.has(node.id) && !(node.z !== undefined && exampleIds.has(node.z)),
+  );
+  const keptCredentials = {};
+  for (const node of kept) {
+    if (credentials && typeof credentials === "object" && credentials[node.id]) {
+      keptCredentials[node.id] = credentials[node.id];
+    }
+  }
+  return { nodes: kept, credentials: keptCredentials };
 }
 
 /** Symlinks the working tree into the user dir's node_modules, as `npm link` would. */
@@ -143,11 +185,14 @@ async function main() {
       );
     }
 
-    // Flows: every example on its own tab, pointed at this DB-GPT and broker.
+    // Flows: every example on its own tab, pointed at this DB-GPT and broker, then the user's own.
+    const examples = loadExamples();
+    const exampleIds = new Set(examples.flatMap(({ nodes }) => nodes.map((n) => n.id)));
+    const own = userFlows(USER_DIR, exampleIds);
     const flows = [];
     const seen = new Set();
     const credentials = {};
-    for (const { file, nodes } of loadExamples()) {
+    for (const { file, nodes } of examples) {
       const brokers = nodes.filter((n) => n.type === "mqtt-broker");
       if (brokers.length > 0 && !broker.close) {
         say(`left out: ${file} (no MQTT broker)`);
@@ -171,6 +216,10 @@ async function main() {
       say(`example: ${file}`);
     }
 
+    const ownTabs = own.nodes.filter((n) => n.type === "tab").length;
+    flows.push(...own.nodes);
+    Object.assign(credentials, own.credentials);
+
     linkPackage(USER_DIR);
     writeUserDir(USER_DIR, {
       settings: baseSettings({ port }),
@@ -178,8 +227,15 @@ async function main() {
       credentials,
     });
     say(
-      `Node-RED user dir: ${path.relative(process.cwd(), USER_DIR) || USER_DIR} (its flows are reset to the examples on every start)`,
+      `Node-RED user dir: ${path.relative(process.cwd(), USER_DIR) || USER_DIR} ` +
+        "(the example tabs are replaced with fresh copies on every start; your other tabs and nodes are kept)",
     );
+    if (own.nodes.length > 0) {
+      say(
+        `kept your own flows: ${ownTabs} tab${ownTabs === 1 ? "" : "s"}, ` +
+          `${own.nodes.length} node${own.nodes.length === 1 ? "" : "s"} in all`,
+      );
+    }
 
     nodeRed = await launchNodeRed({ userDir: USER_DIR, port, echo: true });
     nodeRed.exited.then(({ code, signal }) => {
@@ -194,9 +250,9 @@ async function main() {
     say("");
     say(`Node-RED is running: ${url}/ (the examples are on the DB-GPT tabs)`);
     say("Try it:");
-    say(`  curl -H 'Content-Type: text/plain' --data 'Hello' ${url}/dbgpt/chat`);
+    say(`  curl --data 'Hello' ${url}/dbgpt/chat`);
     say(
-      `  curl -H 'Content-Type: text/plain' --data 'Hello' '${url}/dbgpt/conversation?session=me'` +
+      `  curl --data 'Hello' '${url}/dbgpt/conversation?session=me'` +
         "  (again with the same session continues the conversation)",
     );
     if (broker.close) {
@@ -204,11 +260,10 @@ async function main() {
         `  MQTT: publish a question to dbgpt/ask on 127.0.0.1:${mqttPort}; answers on dbgpt/answer/stream and dbgpt/answer`,
       );
     }
-    say(
-      "Ctrl-C stops Node-RED" +
-        (process.env.DBGPT_BASE_URL ? "" : ", the emulator") +
-        (broker.close ? " and the broker." : "."),
-    );
+    const stops = ["Node-RED"];
+    if (!process.env.DBGPT_BASE_URL) stops.push("the emulator");
+    if (broker.close) stops.push("the broker");
+    say(`Ctrl-C stops ${stops.slice(0, -1).join(", ")}${stops.length > 1 ? " and " : ""}${stops.at(-1)}.`);
   } catch (err) {
     // launchNodeRed's errors end with Node-RED's output, which was already shown.
     say(`failed: ${err.message.split("\n")[0]}`);

@@ -45,6 +45,8 @@ export class DbgptError extends Error {
   readonly body?: string;
   readonly serverMessage?: string;
   partial?: string;
+  /** DBGPT_STREAM_CLOSED before any event of a chat_app request: the app id the server probably does not know. */
+  unknownApp?: string;
 
   constructor(code: DbgptErrorCode, message: string, details: DbgptErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
@@ -166,14 +168,21 @@ export function streamClosedError(
   ctx: Pick<TransportContext, "origin" | "chatApp">,
   cause?: unknown,
 ): DbgptError {
-  let message = `DB-GPT at ${ctx.origin} closed the connection before the answer was complete`;
-  if (ctx.chatApp !== undefined) {
-    message +=
-      ctx.chatApp.events === 0
-        ? `; for chat_app this is how DB-GPT says the app id is unknown: app "${ctx.chatApp.appId}" probably does not exist`
-        : ` (chat_app "${ctx.chatApp.appId}")`;
+  const closed = `DB-GPT at ${ctx.origin} closed the connection before the answer was complete`;
+  const details = cause === undefined ? {} : { cause };
+  if (ctx.chatApp !== undefined && ctx.chatApp.events === 0) {
+    // What matters comes first: the rest is cut in the debug sidebar.
+    const error = new DbgptError(
+      "DBGPT_STREAM_CLOSED",
+      `unknown app "${ctx.chatApp.appId}"?: ${closed} without sending anything, which is how DB-GPT ` +
+        "answers a chat_app id it does not know (check the app id)",
+      details,
+    );
+    error.unknownApp = ctx.chatApp.appId;
+    return error;
   }
-  return new DbgptError("DBGPT_STREAM_CLOSED", message, cause === undefined ? {} : { cause });
+  const message = ctx.chatApp === undefined ? closed : `${closed} (chat_app "${ctx.chatApp.appId}")`;
+  return new DbgptError("DBGPT_STREAM_CLOSED", message, details);
 }
 
 /** The server's own message in an error body: `err_msg` (Result envelope), `message` (flow error), `detail`, an HTML title. */
@@ -192,11 +201,27 @@ export function serverMessageOf(body: string): string | undefined {
     }
     return undefined;
   }
-  const title = /<title[^>]*>([^<]*)<\/title>/i.exec(trimmed);
-  if (title !== null && title[1].trim() !== "") return title[1].trim();
+  // An HTML page: its title, unless that is just "Error" (Express's default pages): then what it says.
+  const page = ["title", "pre", "h1"].map((tag) => htmlText(trimmed, tag));
+  const said = page.find((text) => text !== undefined && !/^error$/i.test(text));
+  if (said !== undefined) return said;
   if (trimmed !== "" && !trimmed.startsWith("<"))
     return trimmed.length > 300 ? `${trimmed.slice(0, 300)}…` : trimmed;
   return undefined;
+}
+
+/** The text of the first <tag> element of an HTML page, tags inside removed; undefined when none or blank. */
+function htmlText(html: string, tag: string): string | undefined {
+  const match = new RegExp(`<${tag}(?:\\s[^>]*)?>([\\s\\S]*?)</${tag}>`, "i").exec(html);
+  const text =
+    match === null
+      ? ""
+      : match[1]
+          .replace(/<[^>]*>/g, "")
+          .replace(/\s+/g, " ")
+          .trim();
+  if (text === "") return undefined;
+  return text.length > 300 ? `${text.slice(0, 300)}…` : text;
 }
 
 function responseError(
@@ -226,7 +251,10 @@ function responseError(
     );
   }
   const text = info.statusText ? ` ${info.statusText}` : "";
-  return new DbgptError("DBGPT_HTTP", `DB-GPT answered HTTP ${status}${text}${said}`, details);
+  // A page that only repeats the status line ("404 Not Found") adds nothing to it.
+  const repeats =
+    serverMessage !== undefined && serverMessage.toLowerCase() === `${status}${text}`.toLowerCase();
+  return new DbgptError("DBGPT_HTTP", `DB-GPT answered HTTP ${status}${text}${repeats ? "" : said}`, details);
 }
 
 /** A non-2xx answer. The server's message is cut at 300 characters: masking rebuilds it from the whole body. */

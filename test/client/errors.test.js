@@ -209,6 +209,42 @@ describe("client errors, timeouts and aborts", () => {
       await ctx.emu.waitForConnections(0, 2000);
     });
 
+    it('a non-DB-GPT server\'s default 404 page says what it says, not its title "Error"', async () => {
+      ctx.emu.fault({
+        status: {
+          status: 404,
+          contentType: "text/html; charset=utf-8",
+          body:
+            '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>Error</title>\n</head>\n' +
+            "<body>\n<pre>Cannot POST /api/v2/chat/completions</pre>\n</body>\n</html>\n",
+        },
+      });
+      const { error } = await chatFails({ question: "q" }, "DBGPT_HTTP");
+      assert.equal(error.message, "DB-GPT answered HTTP 404 Not Found: Cannot POST /api/v2/chat/completions");
+    });
+
+    it("a page that only repeats the status line adds nothing to the message", async () => {
+      ctx.emu.fault({
+        status: {
+          status: 404,
+          contentType: "text/html",
+          body: "<html><head><title>404 Not Found</title></head><body><center><h1>404 Not Found</h1></center></body></html>",
+        },
+      });
+      const { error } = await chatFails({ question: "q" }, "DBGPT_HTTP");
+      assert.equal(error.message, "DB-GPT answered HTTP 404 Not Found");
+      ctx.emu.reset();
+      ctx.emu.fault({
+        status: {
+          status: 404,
+          contentType: "text/html",
+          body: "<html><title>Error</title><body></body></html>",
+        },
+      });
+      const bare = await chatFails({ question: "q" }, "DBGPT_HTTP");
+      assert.equal(bare.error.message, "DB-GPT answered HTTP 404 Not Found", 'no empty ": Error" tail');
+    });
+
     it("an empty 500", async () => {
       ctx.emu.fault({ status: { status: 500, body: "" } });
       const { error } = await chatFails({ question: "q" }, "DBGPT_HTTP");

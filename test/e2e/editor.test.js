@@ -12,7 +12,8 @@ const path = require("node:path");
 const { startEmulator, answerFor, DEFAULT_APPS, DEFAULT_MODELS } = require("../emulator");
 const { ROOT, startNodeRed, nodeRedHome, escapeRegExp } = require("../runtime/harness");
 const { requireChromium, launchChromium, screenshot, screenshotFailure } = require("../support/browser");
-const { LOCALES_DIR, nodeStrings } = require("../support/locales");
+const { configNode, chatNode } = require("../support/flow-format");
+const { LOCALES_DIR, nodeCatalog, nodeStrings } = require("../support/locales");
 
 const PKG = require(path.join(ROOT, "package.json"));
 const PALETTE_TYPES = ["dbgpt-list-apps", "dbgpt-get-app", "dbgpt-chat"];
@@ -267,10 +268,10 @@ describe("editor in chromium", function () {
 
     it("builds a chat flow with the app picker, deploys it and shows the answer in the debug sidebar", async function () {
       const { page } = editor;
-      chatId = await dragFromPalette(page, "dbgpt-chat", 330, 140);
+      chatId = await dragFromPalette(page, "dbgpt-chat", 400, 140);
       const httpInId = await dragFromPalette(page, "http in", 120, 140);
-      const httpOutId = await dragFromPalette(page, "http response", 600, 140);
-      const debugId = await dragFromPalette(page, "debug", 600, 240);
+      const httpOutId = await dragFromPalette(page, "http response", 650, 140);
+      const debugId = await dragFromPalette(page, "debug", 650, 240);
 
       // The chat dialog: chat_app is the default mode; the server is a new dbgpt-config.
       await openDialog(page, chatId, "#node-input-chatMode");
@@ -431,6 +432,118 @@ describe("editor in chromium", function () {
       assert.match(help.text, /[\u4e00-\u9fff]/, "the help is in Chinese");
       assert.ok(help.text.includes(helpSummary("dbgpt-chat", "zh-CN")), "the zh-CN help summary is shown");
       await screenshot(page, "e2e-help-zh.png");
+      assert.deepEqual(editor.pageErrors, []);
+    });
+
+    it("shows the chat node's statuses in Chinese although the runtime speaks English", async function () {
+      const { page } = editor;
+      // Its own flow, deployed through the admin API (the runtime's language is English: no lang set).
+      const chatId = "e2estatus0000002";
+      const path = "/e2e/status";
+      await nr.deploy([
+        { id: TAB_ID, type: "tab", label: "E2E", disabled: false, info: "" },
+        configNode("e2estatuscfg0001", emu.url, { name: "status server" }),
+        {
+          id: "e2estatus0000001",
+          type: "http in",
+          z: TAB_ID,
+          name: "",
+          url: path,
+          method: "post",
+          upload: false,
+          swaggerDoc: "",
+          x: 120,
+          y: 400,
+          wires: [[chatId]],
+        },
+        chatNode(chatId, "e2estatuscfg0001", {
+          z: TAB_ID,
+          name: "status",
+          x: 340,
+          y: 400,
+          wires: [[], ["e2estatus0000003"]],
+        }),
+        {
+          id: "e2estatus0000003",
+          type: "http response",
+          z: TAB_ID,
+          name: "",
+          statusCode: "",
+          headers: {},
+          x: 540,
+          y: 400,
+          wires: [],
+        },
+      ]);
+      await page.reload({ waitUntil: "domcontentloaded" });
+      await page.waitForFunction(
+        (id) => window.RED && RED.nodes && RED.nodes.node && RED.nodes.node(id),
+        chatId,
+        {
+          timeout: 60000,
+        },
+      );
+      const HTTP_PATH = path;
+      const zhStatus = nodeCatalog("zh-CN", "dbgpt-chat").dbgpt.status;
+      assert.match(zhStatus.requesting, /[\u4e00-\u9fff]/, "the zh-CN catalog has Chinese statuses");
+      /** The status text the canvas shows under the node, and the one in the editor's model. */
+      const shownStatus = () =>
+        page.evaluate((id) => {
+          const label = document.querySelector(`[id="${id}"] .red-ui-flow-node-status-label`);
+          const model = RED.nodes.node(id).status;
+          return { label: label ? label.textContent : "", text: model ? model.text : undefined };
+        }, chatId);
+      const waitForStatus = (text) =>
+        page.waitForFunction(
+          ({ id, text }) => {
+            const label = document.querySelector(`[id="${id}"] .red-ui-flow-node-status-label`);
+            return label && label.textContent === text;
+          },
+          { id: chatId, text },
+          { timeout: 15000 },
+        );
+
+      await page.evaluate(() => {
+        window.__dbgptStatuses = [];
+        RED.comms.subscribe("status/#", (topic, msg) => window.__dbgptStatuses.push(JSON.stringify(msg)));
+      });
+      // Held before its first event, the request shows "requesting" in the viewer's language.
+      emu.reset();
+      emu.fault({ firstEventDelayMs: 3000 });
+      const slow = fetch(`${nr.url}${HTTP_PATH}`, {
+        method: "POST",
+        headers: { "content-type": "text/plain" },
+        body: "slow question",
+        signal: AbortSignal.timeout(30000),
+      });
+      await waitForStatus(zhStatus.requesting).catch(async (err) => {
+        throw new Error(
+          `${err.message}; shown ${JSON.stringify(await shownStatus())}; requests ${emu.chatRequests().length}; ` +
+            (await page.evaluate(() => window.__dbgptStatuses.join(" | "))),
+        );
+      });
+      assert.deepEqual(await shownStatus(), { label: zhStatus.requesting, text: zhStatus.requesting });
+      await screenshot(page, "e2e-status-requesting-zh.png");
+      assert.equal((await slow).status, 200);
+
+      // A failure: the red ring's text in Chinese too.
+      emu.reset();
+      emu.fault({
+        status: { status: 401, body: '{"detail":"bad key"}', contentType: "application/json" },
+      });
+      const failing = fetch(`${nr.url}${HTTP_PATH}`, {
+        method: "POST",
+        headers: { "content-type": "text/plain" },
+        body: "rejected question",
+        signal: AbortSignal.timeout(5000),
+      }).catch(() => undefined);
+      await waitForStatus(zhStatus.error.DBGPT_AUTH);
+      const failed = await shownStatus();
+      assert.equal(failed.label, zhStatus.error.DBGPT_AUTH);
+      assert.match(failed.label, /[\u4e00-\u9fff]/);
+      await screenshot(page, "e2e-status-error-zh.png");
+      await failing;
+      emu.reset();
       assert.deepEqual(editor.pageErrors, []);
     });
   });

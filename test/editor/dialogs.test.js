@@ -441,6 +441,181 @@ describe("editor dialogs in chromium", function () {
     await closeDialog("#node-dialog-cancel");
   });
 
+  it("chat: an app id that is not one of the server's agent apps gets a warning under the field", async function () {
+    const warning = (app) =>
+      nodeStrings("en-US", "dbgpt-chat").warnings["app-not-offered"].replace("__app__", app);
+    const nativeApp = DEFAULT_APPS.find((app) => app.team_mode === "native_app");
+    assert.ok(nativeApp, "the emulator has a native app");
+    // Stored in the flow: warned as soon as the dialog has the server's apps.
+    await page.evaluate((id) => (RED.nodes.node(id).chatParam = "ghost-app"), CHAT);
+    try {
+      await edit(CHAT, "#node-input-chatMode");
+      await page.waitForSelector("#node-input-chatParam-hint.dbgpt-warn", { state: "visible" });
+      assert.equal(await page.textContent("#node-input-chatParam-hint"), warning("ghost-app"));
+      // Typed: a native app is an app, but not one chat_app can talk to.
+      await page.evaluate(
+        (code) => $("#node-input-chatParam").typedInput("value", code).trigger("change"),
+        nativeApp.app_code,
+      );
+      await page.waitForFunction(
+        (code) => $("#node-input-chatParam-hint").text().includes(code),
+        nativeApp.app_code,
+      );
+      assert.equal(await page.textContent("#node-input-chatParam-hint"), warning(nativeApp.app_code));
+      // The list button keeps the warning and the menu still opens.
+      await page.click("#node-input-chatParam-pick");
+      await menuOptions();
+      assert.equal(await page.textContent("#node-input-chatParam-hint"), warning(nativeApp.app_code));
+      await page.keyboard.press("Escape");
+      await page.waitForSelector(".dbgpt-picker-menu", { state: "detached" });
+      // One of the agent apps: no warning, its name instead.
+      await page.evaluate(
+        (code) => $("#node-input-chatParam").typedInput("value", code).trigger("change"),
+        AGENT_APPS[0].app_code,
+      );
+      await page.waitForSelector("#node-input-chatParam-hint.dbgpt-ok", { state: "visible" });
+      assert.match(await page.textContent("#node-input-chatParam-hint"), new RegExp(AGENT_APPS[0].app_name));
+      // Free text stays possible: the warned value is kept and saved as typed.
+      await page.evaluate(() =>
+        $("#node-input-chatParam").typedInput("value", "ghost-app").trigger("change"),
+      );
+      await page.waitForSelector("#node-input-chatParam-hint.dbgpt-warn", { state: "visible" });
+      await closeDialog();
+      assert.deepEqual(await nodeProps(CHAT, ["chatParam", "chatParamType"]), {
+        chatParam: "ghost-app",
+        chatParamType: "str",
+      });
+    } finally {
+      await page.evaluate(
+        ([id, code]) => (RED.nodes.node(id).chatParam = code),
+        [CHAT, AGENT_APPS[0].app_code],
+      );
+    }
+  });
+
+  it("chat: changing the mode does not carry the old chat param over; each kind keeps its own", async function () {
+    const original = await nodeProps(CHAT, ["chatMode", "chatParam", "chatParamType"]);
+    assert.equal(original.chatMode, "chat_app");
+    try {
+      await edit(CHAT, "#node-input-chatMode");
+      assert.deepEqual(await chatParam(), ["str", original.chatParam]);
+      await page.selectOption("#node-input-chatMode", "chat_knowledge");
+      assert.deepEqual(await chatParam(), ["str", ""], "no app id in the knowledge space field");
+      await page.evaluate(() => $("#node-input-chatParam").typedInput("value", "default_space"));
+      await page.selectOption("#node-input-chatMode", "chat_data");
+      assert.deepEqual(await chatParam(), ["str", ""], "no space in the database field");
+      await page.evaluate(() => {
+        $("#node-input-chatParam").typedInput("type", "msg");
+        $("#node-input-chatParam").typedInput("value", "database");
+      });
+      await page.selectOption("#node-input-chatMode", "chat_dashboard");
+      assert.deepEqual(await chatParam(), ["msg", "database"], "the database modes share the database");
+      await page.selectOption("#node-input-chatMode", "chat_app");
+      assert.deepEqual(await chatParam(), ["str", original.chatParam], "the app comes back");
+      await page.selectOption("#node-input-chatMode", "chat_knowledge");
+      assert.deepEqual(await chatParam(), ["str", "default_space"], "the space comes back");
+      await closeDialog();
+      assert.deepEqual(await nodeProps(CHAT, ["chatMode", "chatParam", "chatParamType"]), {
+        chatMode: "chat_knowledge",
+        chatParam: "default_space",
+        chatParamType: "str",
+      });
+      // chat_normal has no parameter: nothing stale is saved with it.
+      await edit(CHAT, "#node-input-chatMode");
+      await page.selectOption("#node-input-chatMode", "chat_normal");
+      await closeDialog();
+      assert.deepEqual(await nodeProps(CHAT, ["chatMode", "chatParam"]), {
+        chatMode: "chat_normal",
+        chatParam: "",
+      });
+    } finally {
+      await page.evaluate(([id, props]) => Object.assign(RED.nodes.node(id), props), [CHAT, original]);
+    }
+  });
+
+  /** Drags a palette node onto the workspace at (x, y) and returns the new node's id. */
+  async function dragFromPalette(type, x, y) {
+    const before = await page.evaluate(() => {
+      const ids = [];
+      RED.nodes.eachNode((n) => {
+        ids.push(n.id);
+      });
+      return ids;
+    });
+    const source = page.locator(`.red-ui-palette-node[data-palette-type="${type}"]`);
+    await source.scrollIntoViewIfNeeded();
+    const from = await source.boundingBox();
+    const chart = await page.locator("#red-ui-workspace-chart").boundingBox();
+    await page.mouse.move(from.x + from.width / 2, from.y + from.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(chart.x + x, chart.y + y, { steps: 15 });
+    await page.mouse.up();
+    const handle = await page.waitForFunction(
+      ([t, ids]) => {
+        let found;
+        RED.nodes.eachNode((n) => {
+          if (n.type === t && !ids.includes(n.id)) found = n.id;
+        });
+        return found;
+      },
+      [type, before],
+    );
+    return handle.jsonValue();
+  }
+
+  it("a freshly dragged node opens with the only DB-GPT server selected (none when there are two)", async function () {
+    const fields = {
+      "dbgpt-chat": "#node-input-chatMode",
+      "dbgpt-get-app": "#node-input-appId",
+      "dbgpt-list-apps": "#node-input-agentAppsOnly",
+    };
+    const added = [];
+    try {
+      let y = 320;
+      for (const [type, field] of Object.entries(fields)) {
+        const id = await dragFromPalette(type, 300, y);
+        added.push(id);
+        y += 60;
+        assert.equal((await nodeProps(id, ["server"])).server, "", `${type}: dragged without a server`);
+        await edit(id, field);
+        assert.equal(
+          await page.inputValue("#node-input-server"),
+          CFG,
+          `${type}: the only server is selected`,
+        );
+        await closeDialog();
+        assert.equal((await nodeProps(id, ["server"])).server, CFG, `${type}: saved with the server`);
+      }
+      // With a second server, the choice is the user's: nothing is preselected.
+      await page.evaluate(() => {
+        RED.nodes.add({
+          id: "dlgcfgsecond0001",
+          type: "dbgpt-config",
+          _def: RED.nodes.getType("dbgpt-config"),
+          name: "second",
+          baseUrl: "http://127.0.0.1:1",
+          model: "",
+          timeout: 5,
+          tls: "",
+          users: [],
+          credentials: {},
+        });
+      });
+      const id = await dragFromPalette("dbgpt-chat", 300, y);
+      added.push(id);
+      await edit(id, "#node-input-chatMode");
+      assert.notEqual(await page.inputValue("#node-input-server"), CFG);
+      assert.notEqual(await page.inputValue("#node-input-server"), "dlgcfgsecond0001");
+      await closeDialog("#node-dialog-cancel");
+    } finally {
+      await page.evaluate((ids) => {
+        for (const nodeId of ids) RED.nodes.remove(nodeId);
+        if (RED.nodes.node("dlgcfgsecond0001")) RED.nodes.remove("dlgcfgsecond0001");
+        RED.view.redraw(true);
+      }, added);
+    }
+  });
+
   it("in Chinese: the dialogs' labels come from zh-CN", async function () {
     page = await openEditor("zh-CN");
     const zh = nodeStrings("zh-CN", "dbgpt-chat");

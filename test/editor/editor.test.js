@@ -512,6 +512,7 @@ describe("editor: locales", function () {
       ...ERROR_CODES.map((c) => `error.${c}`),
       "error.DBGPT_ABORTED",
       "error.unknown",
+      "error.unknownApp",
     ];
     for (const lang of LANGS) {
       for (const type of ["dbgpt-list-apps", "dbgpt-get-app", "dbgpt-chat"]) {

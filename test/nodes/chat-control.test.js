@@ -200,7 +200,7 @@ describe("dbgpt-chat control: stop, queue, close, concurrency, status", function
     await sleep(400);
     const shown = c.statuses;
     assert.ok(
-      shown.some((s) => s.fill === "blue" && s.shape === "dot" && /requesting/.test(s.text)),
+      shown.some((s) => s.fill === "blue" && s.shape === "dot" && s.text === "dbgpt.status.requesting"),
       "requesting",
     );
     assert.ok(
@@ -239,6 +239,7 @@ describe("dbgpt-chat control: stop, queue, close, concurrency, status", function
     await sleep(400);
     assert.equal(c.statuses.at(-1).fill, "red");
     assert.equal(c.statuses.at(-1).shape, "ring");
+    assert.equal(c.statuses.at(-1).text, "dbgpt.status.error.DBGPT_STREAM_ERROR");
     c.node.receive({ payload: "fine" });
     await waitFor(() => c.final.length === 1, "the answer");
     await sleep(400);

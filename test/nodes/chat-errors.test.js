@@ -81,6 +81,9 @@ describe("dbgpt-chat failures", function () {
     const tokens = answerTokens(question);
     assertFailure(caught, "DBGPT_STREAM_CLOSED", { partial: tokens.slice(0, 5).join("") });
     assert.equal(c.stream.map((m) => m.payload).join(""), caught.dbgpt.partial);
+    assert.doesNotMatch(caught.error.message, /unknown app/);
+    await waitFor(() => c.statuses.some((s) => s.fill === "red"), "a red ring");
+    assert.equal(c.statuses.at(-1).text, "dbgpt.status.error.DBGPT_STREAM_CLOSED");
     await emu.waitForConnections(0, 3000).catch(() => {
       throw new Error(`open connections: ${emu.openConnections()}`);
     });
@@ -89,7 +92,11 @@ describe("dbgpt-chat failures", function () {
   it("DBGPT_STREAM_CLOSED for an unknown chat_app app id (the server drops the connection)", async () => {
     const c = await loadChat(emu.url, { chatMode: "chat_app", chatParam: "no-such-app" });
     const caught = await failing(c, { payload: "hi" });
-    assertFailure(caught, "DBGPT_STREAM_CLOSED", { message: /no-such-app|app id/ });
+    assertFailure(caught, "DBGPT_STREAM_CLOSED", {
+      message: /^(DbgptError: )?unknown app "no-such-app"\?: /,
+    });
+    await waitFor(() => c.statuses.some((s) => s.fill === "red"), "a red ring");
+    assert.equal(c.statuses.at(-1).text, "dbgpt.status.error.unknownApp", "the status says: unknown app?");
   });
 
   it("DBGPT_BAD_REQUEST for a 400 with the server's err_msg", async () => {

@@ -164,7 +164,11 @@ describe("dbgpt-list-apps", function () {
     }
     assert.equal(emu.requests.length, 0, "no request was made");
     await sleep(400);
-    assert.deepEqual(seen.at(-1), { fill: "red", shape: "ring", text: "invalid input" }, "the ring stays");
+    assert.deepEqual(
+      seen.at(-1),
+      { fill: "red", shape: "ring", text: "dbgpt.status.error.DBGPT_INVALID_INPUT" },
+      "the ring stays, its text a catalog key the editor translates",
+    );
   });
 
   it("reports a refused connection as DBGPT_CONNECT", async () => {

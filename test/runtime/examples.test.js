@@ -16,6 +16,7 @@ const {
   MOSQUITTO_APT,
 } = require("./harness");
 const { FLOW_FORMAT } = require("../support/flow-format");
+const { httpRequest } = require("../support/http");
 const { delay, waitFor } = require("../support/wait");
 
 const EXAMPLES_DIR = path.join(ROOT, "examples");
@@ -124,12 +125,18 @@ describe("examples: shape", function () {
   it("the HTTP example answers from the complete output and sends errors to the same response as 502", function () {
     const nodes = example(/http chat/i);
     const httpIn = one(nodes, "http in");
+    const question = one(nodes, "function");
     const chat = one(nodes, "dbgpt-chat");
     const response = one(nodes, "http response");
     const catchNode = one(nodes, "catch");
     assert.equal(httpIn.method, "post");
     assert.equal(httpIn.url, "/dbgpt/chat");
-    assert.deepEqual(httpIn.wires, [[chat.id]]);
+    assert.deepEqual(httpIn.wires, [[question.id]]);
+    assert.deepEqual(
+      question.wires,
+      [[chat.id], [response.id]],
+      "a bad question goes straight to the response",
+    );
     assert.deepEqual(chat.wires, [[], [response.id]]);
     assert.deepEqual(catchNode.scope, [chat.id]);
   });
@@ -212,6 +219,54 @@ describe("examples: in a real Node-RED", function () {
       assert.equal(request.body.stream, true);
     });
 
+    it("takes the question from a form (curl's default), a q field or a JSON body", async function () {
+      const send = (contentType, body) =>
+        httpRequest(`${nr.url}/dbgpt/chat`, {
+          method: "POST",
+          headers: { "content-type": contentType },
+          body,
+        });
+      // curl --data 'Hello' (no -H): application/x-www-form-urlencoded, the question is the only field name.
+      const plainForm = await send("application/x-www-form-urlencoded", "Hello");
+      assert.equal(plainForm.status, 200, plainForm.text);
+      assert.equal(plainForm.text, answerFor("Hello"));
+      const q = await send("application/x-www-form-urlencoded", "q=" + encodeURIComponent("What is 1+1?"));
+      assert.equal(q.status, 200, q.text);
+      assert.equal(q.text, answerFor("What is 1+1?"));
+      const json = await send("application/json", JSON.stringify({ question: "From JSON" }));
+      assert.equal(json.status, 200, json.text);
+      assert.equal(json.text, answerFor("From JSON"));
+      const jsonQ = await send("application/json", JSON.stringify({ q: "Short JSON" }));
+      assert.equal(jsonQ.status, 200, jsonQ.text);
+      assert.deepEqual(
+        emu.chatRequests().map((r) => r.body.messages),
+        ["Hello", "What is 1+1?", "From JSON", "Short JSON"],
+      );
+    });
+
+    it("answers 400 with a hint, without calling DB-GPT, when the question is missing", async function () {
+      const cases = [
+        ["an empty form (curl --data '')", "application/x-www-form-urlencoded", ""],
+        ["an empty text body", "text/plain", ""],
+        ["a blank text body", "text/plain", "  \n "],
+        ["a JSON body without q or question", "application/json", JSON.stringify({ text: "Hello" })],
+        ["no body at all", undefined, undefined],
+      ];
+      for (const [what, contentType, body] of cases) {
+        const res = await httpRequest(`${nr.url}/dbgpt/chat`, {
+          method: "POST",
+          headers: contentType ? { "content-type": contentType } : {},
+          body,
+        });
+        assert.equal(res.status, 400, `${what}: ${res.text}`);
+        assert.match(res.text, /question is missing/, what);
+        assert.match(res.text, /Content-Type: text\/plain/, `${what}: the hint names text/plain`);
+        assert.match(res.text, /q=Hello/, `${what}: the hint names the q field`);
+        assert.ok(res.text.includes(`${nr.url}/dbgpt/chat`), `${what}: the hint has this endpoint's URL`);
+      }
+      assert.equal(emu.chatRequests().length, 0, "DB-GPT was not asked");
+    });
+
     it("answers 502 with the server's message when DB-GPT fails with HTTP 500", async function () {
       emu.fault({
         match: { path: CHAT_PATH },
@@ -278,6 +333,36 @@ describe("examples: in a real Node-RED", function () {
       assert.doesNotMatch(a2.text, /Bob/);
       assert.match(b2.text, /My name is Bob/);
       assert.doesNotMatch(b2.text, /Alice/);
+    });
+
+    it("takes the question from a form (curl's default) and answers 400 with a hint without one", async function () {
+      const url = `${nr.url}/dbgpt/conversation?session=dave`;
+      const form = await httpRequest(url, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: "Hello",
+      });
+      assert.equal(form.status, 200, form.text);
+      assert.equal(form.text, answerFor("Hello"));
+      const q = await httpRequest(url, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ q: "Again" }),
+      });
+      assert.equal(q.status, 200, q.text);
+      assert.deepEqual(
+        emu.chatRequests().map((r) => r.body.messages),
+        ["Hello", "Again"],
+      );
+      const empty = await httpRequest(url, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: "",
+      });
+      assert.equal(empty.status, 400, empty.text);
+      assert.match(empty.text, /question is missing.*Content-Type: text\/plain.*q=Hello/s);
+      assert.ok(empty.text.includes(`'${url}'`), "the hint has this endpoint's URL, quoted for the shell");
+      assert.equal(emu.chatRequests().length, 2, "DB-GPT was not asked without a question");
     });
 
     it("asks for a session instead of calling DB-GPT without one", async function () {

@@ -2,11 +2,17 @@
  * The one status helper: blue "requesting", green "N streaming" (", M queued"), cleared when idle, red ring
  * with a short text on failure until the next request starts. Updates are throttled to at most one per
  * 250 ms per node; a trailing update always shows the latest state.
+ *
+ * Texts without a number are sent as keys of the node's own message catalog ("dbgpt.status.requesting",
+ * "dbgpt.status.error.DBGPT_CONNECT"): the editor translates a status text that is a catalog key for each
+ * viewer (node._(text), in the node set's namespace), so a Chinese editor shows Chinese statuses whatever
+ * the runtime's language. The editor passes no parameters, so texts with counts ("3 streaming, 2 queued")
+ * are translated here, in the runtime's language; "HTTP 404" needs no translation.
  */
 import { performance } from "node:perf_hooks";
 import type { DbgptError } from "../../client";
 import type { Node, NodeStatus } from "./red";
-import type { Translate } from "./texts";
+import { hasStatusText, type Translate } from "./texts";
 
 const MIN_INTERVAL_MS = 250;
 
@@ -40,7 +46,7 @@ export class StatusIndicator {
   }
 
   failed(error: DbgptError | Error): void {
-    this.errorText = shortErrorText(this.t, error);
+    this.errorText = shortErrorText(error);
     this.refresh();
   }
 
@@ -79,6 +85,8 @@ export class StatusIndicator {
     if (this.errorText !== undefined) return { fill: "red", shape: "ring", text: this.errorText };
     const { active, streaming, queued } = this.activity();
     if (active === 0 && queued === 0) return {};
+    if (streaming === 0 && queued === 0)
+      return { fill: "blue", shape: "dot", text: statusKey("status.requesting") };
     let text =
       streaming > 0 ? this.t("status.streaming", { n: active }) : this.t("status.requesting", { n: active });
     if (queued > 0) text += `, ${this.t("status.queued", { n: queued })}`;
@@ -86,10 +94,19 @@ export class StatusIndicator {
   }
 }
 
-function shortErrorText(t: Translate, error: DbgptError | Error): string {
+/** A status text the editor translates for each viewer: the key of `key` in the node's own catalog. */
+export function statusKey(key: string): string {
+  return `dbgpt.${key}`;
+}
+
+function shortErrorText(error: DbgptError | Error): string {
   const code = (error as { code?: unknown }).code;
   const statusCode = (error as { statusCode?: unknown }).statusCode;
-  if (typeof code !== "string" || !code.startsWith("DBGPT_")) return t("status.error.unknown");
-  const text = t(`status.error.${code}`);
-  return code === "DBGPT_HTTP" && typeof statusCode === "number" ? `${text} ${statusCode}` : text;
+  if (typeof code !== "string" || !hasStatusText(`status.error.${code}`))
+    return statusKey("status.error.unknown");
+  if (code === "DBGPT_STREAM_CLOSED" && typeof (error as DbgptError).unknownApp === "string") {
+    return statusKey("status.error.unknownApp");
+  }
+  if (code === "DBGPT_HTTP" && typeof statusCode === "number") return `HTTP ${statusCode}`;
+  return statusKey(`status.error.${code}`);
 }

@@ -1,7 +1,8 @@
 /**
  * Status texts, translated through the node's own message catalog (nodes/locales/<lang>/dbgpt-*.json,
  * keys under "dbgpt.status") with the English text as the fallback when a key is missing. Placeholders use
- * Node-RED's i18n syntax, `__name__`.
+ * Node-RED's i18n syntax, `__name__`. Texts without placeholders are sent to the editor as keys (see
+ * status.ts), so every key here must be in every flow node's catalog.
  */
 import type { NodeAPI } from "./red";
 
@@ -17,11 +18,17 @@ const ENGLISH: Readonly<Record<string, string>> = {
   "status.error.DBGPT_NOT_FOUND": "not found",
   "status.error.DBGPT_STREAM_ERROR": "server error",
   "status.error.DBGPT_STREAM_CLOSED": "stream closed",
+  "status.error.unknownApp": "unknown app?",
   "status.error.DBGPT_PROTOCOL": "protocol error",
   "status.error.DBGPT_INVALID_INPUT": "invalid input",
   "status.error.DBGPT_ABORTED": "aborted",
   "status.error.unknown": "error",
 };
+
+/** Whether `key` (e.g. "status.error.DBGPT_CONNECT") is a status text of the catalogs. */
+export function hasStatusText(key: string): boolean {
+  return Object.hasOwn(ENGLISH, key);
+}
 
 export type Translate = (key: string, vars?: Record<string, string | number>) => string;
 
