@@ -3,6 +3,7 @@
  * Wire shapes (what the server sends) live in wire.ts.
  */
 import type { LookupFunction } from "node:net";
+import type { AnswerData, Chart, CodeRun, Reference, ToolCall } from "./artifacts";
 import type { AgentMessage, AgentPlan, App, ModelInstance, Usage } from "./wire";
 
 export const CHAT_MODES = [
@@ -101,8 +102,18 @@ export interface ChatResult {
   durationMs: number;
   /** true when the caller's signal stopped it: `text` is the partial answer. */
   stopped: boolean;
-  /** chat_app only: the last vis markdown as sent, and its parsed agent blocks (always arrays). */
+  /**
+   * chat_app: the last vis markdown as sent. Other modes: the content as sent, only when artifact markup
+   * was taken out of `text`.
+   */
   raw?: string;
+  /** The answer's data (dbgpt-artifacts.md): always arrays, empty when none. */
+  charts?: Chart[];
+  references?: Reference[];
+  code?: CodeRun[];
+  tools?: ToolCall[];
+  /** A streamed chat_data answer ended with "Generate view content failed" (see DbgptClient.addConversationData). */
+  viewFailed?: boolean;
   messages?: AgentMessage[];
   plans?: AgentPlan[];
   /** Non-stream answers only. */
@@ -142,3 +153,4 @@ export interface ConnectionCheck {
 }
 
 export type { AgentMessage, AgentPlan, App, ModelInstance, Usage };
+export type { AnswerData, Chart, CodeRun, Reference, ToolCall };

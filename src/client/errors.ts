@@ -12,6 +12,8 @@ export const ERROR_CODES = [
   "DBGPT_NOT_FOUND",
   "DBGPT_STREAM_ERROR",
   "DBGPT_STREAM_CLOSED",
+  /** DB-GPT ran the SQL it generated and the database refused it (chat_data); `sql` holds the SQL. */
+  "DBGPT_QUERY_ERROR",
   "DBGPT_PROTOCOL",
   "DBGPT_INVALID_INPUT",
   /** The caller's AbortSignal fired. Not a user-facing failure: nodes use it for stop and close. */
@@ -34,6 +36,8 @@ export interface DbgptErrorDetails {
   partial?: string;
   /** The underlying error (socket, DNS, TLS ...). */
   cause?: unknown;
+  /** DBGPT_QUERY_ERROR: the SQL the database refused. */
+  sql?: string;
 }
 
 export class DbgptError extends Error {
@@ -41,6 +45,7 @@ export class DbgptError extends Error {
   readonly statusCode?: number;
   readonly body?: string;
   readonly serverMessage?: string;
+  readonly sql?: string;
   partial?: string;
 
   constructor(code: DbgptErrorCode, message: string, details: DbgptErrorDetails = {}) {
@@ -51,6 +56,7 @@ export class DbgptError extends Error {
     if (details.body !== undefined) this.body = cutBody(details.body);
     if (details.serverMessage !== undefined) this.serverMessage = details.serverMessage;
     if (details.partial !== undefined) this.partial = details.partial;
+    if (details.sql !== undefined) this.sql = details.sql;
   }
 }
 
@@ -246,6 +252,16 @@ export function noAppAnswerError(appId: string, partial: string): DbgptError {
   );
 }
 
+/** chat_data: the database refused the query DB-GPT generated. */
+export function queryError(dbError: string, sql: string, explanation: string): DbgptError {
+  const on = sql === "" ? "" : ` (SQL: ${sql})`;
+  return new DbgptError("DBGPT_QUERY_ERROR", `the database refused the query${on}: ${dbError}`, {
+    serverMessage: dbError,
+    partial: explanation,
+    sql,
+  });
+}
+
 /** A body or event that is not what the API sends. */
 export function protocolError(message: string, body?: string): DbgptError {
   return new DbgptError("DBGPT_PROTOCOL", message, body === undefined ? {} : { body });
@@ -277,5 +293,6 @@ export function withoutSecret(err: DbgptError, secret: string | undefined): Dbgp
   if (serverMessage !== undefined) details.serverMessage = serverMessage;
   const partial = mask(err.partial);
   if (partial !== undefined) details.partial = partial;
+  if (err.sql !== undefined) details.sql = mask(err.sql);
   return new DbgptError(err.code, mask(err.message) as string, details);
 }
