@@ -158,6 +158,8 @@ export class ThinkingSplitter {
   private held = "";
   /** The newline that follows a closing fence belongs to the fence. */
   private skipNewline = false;
+  /** The newline to skip follows a vis block (onBlock is told, so `raw` can keep it). */
+  private afterVis = false;
 
   constructor(
     public target: TextTarget,
@@ -198,6 +200,7 @@ export class ThinkingSplitter {
     }
     const end = bodyEnd + 4;
     this.skipNewline = true; // the line break after a block goes with it
+    this.afterVis = true;
     (this.onBlock as (tag: string, body: string, text: string) => void)(
       tag,
       text.slice(tagEnd + 1, bodyEnd),
@@ -219,6 +222,7 @@ export class ThinkingSplitter {
     this.inThinking = false;
     this.held = "";
     this.skipNewline = false;
+    this.afterVis = false;
   }
 
   private split(input: string): void {
@@ -227,7 +231,11 @@ export class ThinkingSplitter {
     for (;;) {
       if (this.skipNewline && rest !== "") {
         this.skipNewline = false;
-        if (rest.charCodeAt(0) === 10) rest = rest.slice(1);
+        if (rest.charCodeAt(0) === 10) {
+          rest = rest.slice(1);
+          if (this.afterVis) this.onBlock?.("", "", "\n");
+        }
+        this.afterVis = false;
       }
       const fence = this.inThinking ? THINKING_CLOSE : THINKING_OPEN;
       const at = rest.indexOf(fence);
@@ -474,11 +482,17 @@ export class ChatAnswer implements ChunkHandler {
   ) {
     this.model = model;
     this.output = new AnswerOutput(emit);
-    this.splitter = new ThinkingSplitter(this.output, (tag, body, text) => this.onStreamBlock(tag, body, text));
+    this.splitter = new ThinkingSplitter(this.output, (tag, body, text) =>
+      this.onStreamBlock(tag, body, text),
+    );
   }
 
   /** A whole non-stream answer: artifacts are taken out before anything is emitted. */
-  onWhole(chunk: StreamChunk, content: string | null | undefined, reasoning: string | null | undefined): void {
+  onWhole(
+    chunk: StreamChunk,
+    content: string | null | undefined,
+    reasoning: string | null | undefined,
+  ): void {
     if (this.chatMode === "chat_app" || typeof content !== "string") {
       this.onDelta(chunk, content, reasoning);
       return;
@@ -525,6 +539,11 @@ export class ChatAnswer implements ChunkHandler {
   }
 
   private onStreamBlock(tag: string, body: string, text: string): void {
+    const blocks = this.removedBlocks;
+    if (tag === "" && blocks !== undefined) {
+      blocks[blocks.length - 1].text += text; // the line break the block took with it
+      return;
+    }
     this.markupRemoved = true;
     (this.removedBlocks ??= []).push({ at: this.output.text.length, text });
     addVisBlock(tag, body, this.data);

@@ -80,9 +80,7 @@ export function emptyData(): AnswerData {
 }
 
 export function hasData(data: AnswerData): boolean {
-  return (
-    data.charts.length + data.references.length + data.code.length + data.tools.length !== 0
-  );
+  return data.charts.length + data.references.length + data.code.length + data.tools.length !== 0;
 }
 
 // ---- shared decoding ------------------------------------------------------------------------------
@@ -350,7 +348,10 @@ export function extractArtifacts(content: string, mode: ChatMode | "view"): Extr
       if (isObject(view)) {
         const chart = chartFromView(view);
         if (errAt !== -1) {
-          const explanation = before.slice(0, errAt).replace(/\s*\\n\s*$/, "").trim();
+          const explanation = before
+            .slice(0, errAt)
+            .replace(/\s*\\n\s*$/, "")
+            .trim();
           const message = before.slice(errAt + DATA_ERROR_SPAN.length).trim();
           chart.error = message;
           queryFailure = { message, sql: chart.sql, explanation };

@@ -137,7 +137,8 @@ function chatData(kind, speak) {
     };
   }
   if (kind === "orders") {
-    const view = DATA_THOUGHTS + "\n" + chartView({ type: "response_table", sql: DATA_SQL, data: ORDERS_BY_CITY });
+    const view =
+      DATA_THOUGHTS + "\n" + chartView({ type: "response_table", sql: DATA_SQL, data: ORDERS_BY_CITY });
     return {
       tokens: pieces(dataPlan(DATA_THOUGHTS, DATA_SQL)),
       view,
@@ -156,7 +157,8 @@ function chatData(kind, speak) {
       ],
     };
   }
-  const view = speak + "\n" + chartView({ type: "response_table", sql: "SELECT 1 AS answer", data: [{ answer: 1 }] });
+  const view =
+    speak + "\n" + chartView({ type: "response_table", sql: "SELECT 1 AS answer", data: [{ answer: 1 }] });
   return { view, content: v2(view), readable: speak };
 }
 
@@ -200,7 +202,10 @@ function reportCharts() {
   ];
   return [
     { column_name: ["city", "orders", "revenue"], values: cityValues },
-    { column_name: ["day", "orders"], values: days.map(([d, n]) => ({ name: d, type: "orders", value: String(n) })) },
+    {
+      column_name: ["day", "orders"],
+      values: days.map(([d, n]) => ({ name: d, type: "orders", value: String(n) })),
+    },
     { column_name: ["orders"], values: [{ name: "orders", type: "orders_amount", value: "6" }] },
   ].map((c, i) => ({
     chart_uid: `00000000-0000-1000-8000-00000000000${i + 1}`,
@@ -215,7 +220,12 @@ function reportCharts() {
 }
 
 function chatDashboard(convUid) {
-  const view = dumps({ conv_uid: convUid, template_name: "report", template_introduce: null, charts: reportCharts() });
+  const view = dumps({
+    conv_uid: convUid,
+    template_name: "report",
+    template_introduce: null,
+    charts: reportCharts(),
+  });
   return {
     tokens: pieces(dumps(DASHBOARD_SPECS)),
     view,
@@ -226,7 +236,8 @@ function chatDashboard(convUid) {
 
 // ---- chat_knowledge ------------------------------------------------------------------------------------
 
-const KNOWLEDGE_TEXT = "DB-GPT answers questions over your own data. AWEL builds agent workflows & data pipelines.";
+const KNOWLEDGE_TEXT =
+  "DB-GPT answers questions over your own data. AWEL builds agent workflows & data pipelines.";
 const KNOWLEDGE_ANNOTATED =
   "DB-GPT answers questions over your own data.[1] AWEL builds agent workflows & data pipelines.[2]";
 const KNOWLEDGE_DOCS = [
@@ -248,7 +259,7 @@ const KNOWLEDGE_DOCS = [
       {
         index: 2,
         id: 11,
-        content: "AWEL builds agent workflows & data pipelines <fast>, \"typed\".",
+        content: 'AWEL builds agent workflows & data pipelines <fast>, "typed".',
         meta_info: null,
         recall_score: 0.5,
       },
@@ -291,7 +302,9 @@ function defaultReferencesElement() {
   return referencesElement([
     {
       name: "emulator-doc.md",
-      chunks: [{ index: 1, id: 1, content: "Emulated reference", meta_info: "emulator-doc.md", recall_score: 0.9 }],
+      chunks: [
+        { index: 1, id: 1, content: "Emulated reference", meta_info: "emulator-doc.md", recall_score: 0.9 },
+      ],
     },
   ]);
 }
@@ -337,7 +350,7 @@ const VIS_CODE = {
   exit_success: true,
   language: "python",
   code: [["python", 'rows = [3, 2, 1]\nprint(sum(rows), "orders <total>")']],
-  log: '\n6 orders <total>\n',
+  log: "\n6 orders <total>\n",
 };
 
 const VIS_PLUGIN = {
@@ -397,7 +410,13 @@ function appVisRenders(model, goal) {
   const document = (temp) => {
     const parts = [linkBlock];
     if (done.length > 0) {
-      const group = done.map((m) => ({ sender: m.sender, receiver: "Human", model, markdown: m.view, resource: null }));
+      const group = done.map((m) => ({
+        sender: m.sender,
+        receiver: "Human",
+        model,
+        markdown: m.view,
+        resource: null,
+      }));
       parts.push(
         visBlock("agent-plans", [
           { name: goal, num: 2, status: "complete", agent: done[0].sender, markdown: messagesBlock(group) },
@@ -464,7 +483,12 @@ function visExpectations() {
     error: v.err_msg,
   });
   return {
-    flow: { charts: [dbChart, ...dash], code: [], tools: [], readable: "Orders per city for small baskets.\n\n" },
+    flow: {
+      charts: [dbChart, ...dash],
+      code: [],
+      tools: [],
+      readable: "Orders per city for small baskets.\n\n",
+    },
     app: {
       // Document order: the app link, then the plan's messages.
       charts: [...dash, dbChart],
