@@ -389,7 +389,14 @@ describe("client chat (§3, §5, §6, §7)", () => {
       assert.match(result.text, /\[1\]$/);
       assert.doesNotMatch(result.text, /<references/);
       assert.deepEqual(result.references, [
-        { index: 1, name: "emulator-doc.md", id: 1, content: "Emulated reference", score: 0.9, meta: "emulator-doc.md" },
+        {
+          index: 1,
+          name: "emulator-doc.md",
+          id: 1,
+          content: "Emulated reference",
+          score: 0.9,
+          meta: "emulator-doc.md",
+        },
       ]);
       assert.equal(result.raw, contentFor("k", { chatMode: "chat_knowledge", stream: false }));
     });

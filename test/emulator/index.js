@@ -719,7 +719,8 @@ function answerFor(question, options = {}) {
   const s = script.scriptFor(question, options);
   const mode = options.chatMode || "chat_normal";
   if (s.kind === "server-error") return s.errorText;
-  const form = s.kind === "answer" && options.knownModel !== false ? artifacts.formFor(mode, question) : undefined;
+  const form =
+    s.kind === "answer" && options.knownModel !== false ? artifacts.formFor(mode, question) : undefined;
   const plain = s.answer.join();
   const failed = plain.startsWith("**LLMServer Generate Error") || plain.startsWith("Model server error!");
   if (options.stream === false && mode !== "chat_app") {
