@@ -359,7 +359,14 @@ function setUpChatNode(RED: NodeAPI, node: Node, def: ChatDef): void {
 
   /** Streamed chat_data / chat_dashboard / chat_knowledge: the data DB-GPT kept in the history. */
   async function withConversationData(job: ChatJob, answer: ChatResult): Promise<ChatResult> {
-    const filled = await job.client.addConversationData(answer, job.request, job.callOptions);
+    let filled: Awaited<ReturnType<DbgptClient["addConversationData"]>>;
+    try {
+      filled = await job.client.addConversationData(answer, job.request, job.callOptions);
+    } catch (err) {
+      // Stopped while the history was being read: the answer had arrived, the data had not.
+      if (job.controller.signal.aborted) return { ...answer, stopped: true };
+      throw err;
+    }
     if (filled.historyError !== undefined) {
       warn(
         "history",

@@ -155,6 +155,20 @@ describe("dbgpt-chat: answers as data", function () {
     assert.equal(emu.requests.filter((r) => r.path === HISTORY_PATH).length, 0);
   });
 
+  it("stopped while the history is being read: the final message has the streamed text, stopped, empty data", async () => {
+    const c = await loadChat(emu.url, { chatMode: "chat_data", chatParam: "dbgpt_test" });
+    emu.fault({ match: { path: HISTORY_PATH }, stall: "before-headers" });
+    c.node.receive({ payload: QUESTION, conv_uid: "stall-history" });
+    await waitFor(() => emu.requests.some((r) => r.path === HISTORY_PATH), "the history read", 10000);
+    c.node.receive({ stop: true });
+    await waitFor(() => c.final.length === 1, "the stopped final message", 10000);
+    const final = c.final[0];
+    assert.equal(final.dbgpt.stopped, true);
+    assert.equal(final.payload, answerFor(QUESTION, { chatMode: "chat_data" }));
+    assert.deepEqual(final.dbgpt.charts, []);
+    assert.equal(c.caught.length, 0);
+  });
+
   it("a stopped chat_app request's final message carries the artifacts that had arrived", async () => {
     emu.configure({ delayMs: 15 });
     const c = await loadChat(emu.url, { chatMode: "chat_app", chatParam: APP_CODES.singleAgent });
