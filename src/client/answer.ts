@@ -469,6 +469,8 @@ export class ChatAnswer implements ChunkHandler {
   private visArtifacts: VisArtifacts | undefined;
   /** Streams: the vis blocks taken out, and where (in the answer text) they stood, to rebuild `raw`. */
   private removedBlocks: { at: number; text: string }[] | undefined;
+  /** While a rewritten snapshot is split again: the text it becomes. */
+  private rewriting: TextCollector | undefined;
   private snapshotText = "";
   private snapshotReasoning = "";
   private answerKey: string | undefined;
@@ -545,7 +547,7 @@ export class ChatAnswer implements ChunkHandler {
       return;
     }
     this.markupRemoved = true;
-    (this.removedBlocks ??= []).push({ at: this.output.text.length, text });
+    (this.removedBlocks ??= []).push({ at: (this.rewriting ?? this.output).text.length, text });
     addVisBlock(tag, body, this.data);
   }
 
@@ -627,9 +629,14 @@ export class ChatAnswer implements ChunkHandler {
     // Re-split from scratch; the splitter keeps its state (an unclosed thinking block, a held fence).
     const scratch = new TextCollector();
     this.splitter.reset();
+    // The whole text is split again: its vis blocks are collected again, at positions in the new text.
+    this.data = emptyData();
+    this.removedBlocks = undefined;
+    this.rewriting = scratch;
     this.splitter.target = scratch;
     this.splitter.push(text);
     this.splitter.target = this.output;
+    this.rewriting = undefined;
     this.output.replace(scratch.text);
     if (scratch.reasoning.startsWith(this.output.reasoning)) {
       const more = scratch.reasoning.slice(this.output.reasoning.length);

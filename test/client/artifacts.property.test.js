@@ -189,6 +189,34 @@ describe("client: artifact values survive the server's escaping exactly (fast-ch
       );
     });
 
+    it("cumulative snapshots (incremental: false), also rewritten ones: the block once, raw as sent", () => {
+      fc.assert(
+        fc.property(rows, speak, speak, sizes, (data, before, other, textCuts) => {
+          const block =
+            "```vis-db-chart\n" +
+            artifacts.dumps({ sql: "S", type: "t", title: "", describe: "", data }) +
+            "\n```";
+          const content = before + "\n\n" + block;
+          const events = [];
+          const answer = new ChatAnswer("chat_flow", "f", "m", (event) => events.push(event));
+          let snapshot = "";
+          for (const piece of cut(content, textCuts)) {
+            snapshot += piece;
+            answer.onSnapshot({}, snapshot, null);
+          }
+          // A snapshot that does not extend the previous one: the answer is rewritten.
+          const rewritten = other + "\n\n" + block;
+          if (!rewritten.startsWith(snapshot)) answer.onSnapshot({}, rewritten, null);
+          answer.finish();
+          for (const event of events) assert.doesNotMatch(event.text, MARKUP);
+          assert.equal(answer.data.charts.length, 1);
+          assert.deepEqual(answer.data.charts[0].rows, data);
+          assert.equal(answer.resultData().raw, rewritten.startsWith(snapshot) ? content : rewritten);
+        }),
+        { numRuns: 150 },
+      );
+    });
+
     it("chat_app: a vis-db-chart nested three levels deep in JSON strings, rendered twice: once, exact", () => {
       fc.assert(
         fc.property(rows, speak, sizes, (data, llm, byteCuts) => {
