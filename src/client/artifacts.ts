@@ -360,8 +360,10 @@ export function extractArtifacts(content: string, mode: ChatMode | "view"): Extr
           text = (before.replace(/\n$/, "") + after).trim();
         }
         data.charts.push(chart);
-        changed = true;
+      } else {
+        text = (before + after).trim(); // unreadable JSON: still no markup in the text (raw keeps it)
       }
+      changed = true;
     }
   }
   if ((mode === "chat_knowledge" || anyMode) && text.indexOf("<references ") !== -1) {

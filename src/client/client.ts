@@ -11,6 +11,7 @@ import type {
   ClientOptions,
   ConnectionCheck,
 } from "./api";
+import { splitThinking } from "./answer";
 import { extractArtifacts, planSql, VIEW_FAILED_TEXT } from "./artifacts";
 import { CHAT_PATH, ChatCallImpl, ChatExchange, chatRequestBody } from "./chat";
 import {
@@ -365,7 +366,7 @@ export class DbgptClient {
       if (result.viewFailed) throw queryError(VIEW_FAILED_TEXT, planSql(result.text), result.text);
       return { result, historyError: err instanceof Error ? err : new Error(String(err)) };
     }
-    const extracted = extractArtifacts(view ?? "", request.chatMode);
+    const extracted = extractArtifacts(splitThinking(view ?? "").text, request.chatMode);
     const failure = extracted.queryFailure;
     if (failure !== undefined) {
       throw queryError(failure.message, failure.sql || planSql(result.text), failure.explanation);

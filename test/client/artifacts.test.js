@@ -194,6 +194,39 @@ describe("client: answers as data (dbgpt-artifacts.md)", function () {
       assert.equal(result.raw, content);
     });
 
+    it("a chart-view whose JSON cannot be read: no markup in the text, no chart, raw as sent", async () => {
+      const content = 'Broken.\n<chart-view content="{"type": "response_table", "sql": "S", "data": [" />';
+      const result = await fixtureChat("chat_data", completionBody(JSON.stringify(content))).result;
+      assert.equal(result.text, "Broken.");
+      assert.deepEqual(result.charts, []);
+      assert.equal(result.raw, content);
+    });
+
+    it("a stored dashboard view with a vis-thinking prefix (history after a stream)", async () => {
+      const client = ctx.client();
+      ctx.emu.fault({
+        match: { path: HISTORY_PATH },
+        status: {
+          status: 200,
+          body: historyBody("``````vis-thinking\nPick.\n``````\n" + REPORT),
+          contentType: "application/json",
+        },
+      });
+      const { result } = await client.addConversationData(
+        { text: "[...]", stopped: false, convUid: "conv-d" },
+        { chatMode: "chat_dashboard", convUid: "conv-d" },
+      );
+      assert.deepEqual(
+        result.charts.map((c) => c.rows),
+        [
+          [
+            { city: "Paris", cnt: 3 },
+            { city: "Rome", cnt: 2 },
+          ],
+        ],
+      );
+    });
+
     it("chat_data direct_response only: plain text, no charts, no raw", async () => {
       const result = await fixtureChat("chat_data", completionBody(JSON.stringify("Nothing to query.\n")))
         .result;
