@@ -5,6 +5,7 @@
 const assert = require("node:assert/strict");
 const { answerFor, contentFor, artifacts, APP_CODES } = require("../emulator");
 const { helper, useEmulatorSuite, loadChat, waitFor, sleep, logLines, fold } = require("./helpers");
+const fx = require("../support/artifact-fixtures");
 
 const QUESTION = "how many orders per city last month?";
 const HISTORY_PATH = "/api/v1/chat/dialogue/messages/history";
@@ -34,6 +35,83 @@ function assertNoMarkup(c, final) {
 describe("dbgpt-chat: answers as data", function () {
   let emu;
   useEmulatorSuite((started) => (emu = started));
+
+  describe("the spec's examples, byte for byte, through the node", () => {
+    /** The chat node answers `body` (a whole non-stream response) for its next request. */
+    async function fixture(chatMode, body, extra = {}) {
+      const chatParam =
+        chatMode === "chat_knowledge" ? "default_space" : chatMode === "chat_flow" ? "flow-1" : "dbgpt_test";
+      const c = await loadChat(emu.url, { chatMode, chatParam, stream: false, ...extra });
+      emu.fault({ match: { chatMode }, status: { status: 200, body, contentType: "application/json" } });
+      return c;
+    }
+
+    it("chat_data chart-view (v2 wire form)", async () => {
+      const c = await fixture("chat_data", fx.completionBody(fx.CHART_VIEW_WIRE));
+      const final = await ask(c, { payload: "q" });
+      assert.equal(final.payload, "Users younger than 18.");
+      assert.deepEqual(final.dbgpt.charts, [fx.USERS_CHART]);
+      assert.equal(final.dbgpt.raw, JSON.parse(fx.CHART_VIEW_WIRE));
+    });
+
+    it("chat_data failed query (v2 form) -> Catch with DBGPT_QUERY_ERROR and the SQL", async () => {
+      const c = await fixture("chat_data", fx.completionBody(JSON.stringify(fx.CHART_VIEW_FAILED)));
+      const caught = await failing(c, { payload: "q" });
+      assert.equal(caught.dbgpt.error.code, "DBGPT_QUERY_ERROR");
+      assert.equal(caught.dbgpt.error.sql, "SELECT COUNT(*) FROM orders");
+      assert.equal(caught.dbgpt.partial, "Count orders.");
+      assert.match(caught.error.message, /no such table: orders/);
+    });
+
+    it("chat_data stored view (&quot; form) read from the history after a stream", async () => {
+      const c = await loadChat(emu.url, { chatMode: "chat_data", chatParam: "dbgpt_test" });
+      emu.fault({
+        match: { path: HISTORY_PATH },
+        status: { status: 200, body: fx.historyBody(fx.CHART_VIEW_STORED), contentType: "application/json" },
+      });
+      const final = await ask(c, { payload: QUESTION });
+      assert.deepEqual(final.dbgpt.charts, [fx.USERS_CHART]);
+    });
+
+    it("chat_knowledge references (v2 form)", async () => {
+      const c = await fixture("chat_knowledge", fx.completionBody(JSON.stringify(fx.REFERENCES_V2)));
+      const final = await ask(c, { payload: "q" });
+      assert.equal(final.payload, "DB-GPT supports AWEL workflows.[1]");
+      assert.deepEqual(final.dbgpt.references, [
+        {
+          index: 1,
+          name: "guide.md",
+          id: 10,
+          content: "DB-GPT supports AWEL workflows.",
+          score: 0.82,
+          meta: "{'source': 'guide.md'}",
+        },
+      ]);
+    });
+
+    it("chat_dashboard report JSON", async () => {
+      const c = await fixture("chat_dashboard", fx.completionBody(JSON.stringify(fx.REPORT)));
+      const final = await ask(c, { payload: "q" });
+      assert.equal(final.payload, "Users by city");
+      assert.deepEqual(final.dbgpt.charts[0].rows, [
+        { city: "Paris", cnt: 3 },
+        { city: "Rome", cnt: 2 },
+      ]);
+      assert.equal(final.dbgpt.charts[0].type, "BarChart");
+      assert.equal(final.dbgpt.raw, fx.REPORT);
+    });
+
+    it("chat_flow vis-db-chart and vis-code (the docs' verbatim bodies)", async () => {
+      const content =
+        "```vis-db-chart\n" + fx.VIS_DB_CHART_BODY + "\n```\n```vis-code\n" + fx.VIS_CODE_BODY + "\n```";
+      const c = await fixture("chat_flow", fx.completionBody(JSON.stringify(content)));
+      const final = await ask(c, { payload: "q" });
+      // Artifacts alone, no text around them: the payload names them.
+      assert.equal(final.payload, "Chart (response_table); Code (python)");
+      assert.deepEqual(final.dbgpt.charts[0].rows, fx.USERS_CHART.rows);
+      assert.equal(final.dbgpt.code[0].log, "\n39483\n");
+    });
+  });
 
   for (const stream of [false, true]) {
     const how = stream ? "streamed (rows from the history)" : "stream off";
