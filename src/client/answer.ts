@@ -6,7 +6,18 @@
  * Hot path (a plain delta without a backtick): one indexOf, one `text +=`, one event object.
  */
 import type { ChatEvent, ChatMode } from "./api";
-import { answerTextError, noAppAnswerError } from "./errors";
+import {
+  addVisBlock,
+  type AnswerData,
+  emptyData,
+  extractArtifacts,
+  hasData,
+  namingLine,
+  type QueryFailure,
+  removeVisBlocks,
+  VIEW_FAILED_TEXT,
+} from "./artifacts";
+import { answerTextError, noAppAnswerError, queryError } from "./errors";
 import type { ChunkHandler } from "./stream";
 import type { AgentMessage, AgentPlan, StreamChunk, Usage } from "./wire";
 
@@ -19,6 +30,15 @@ export const ANSWER_ERROR_PREFIXES = [
 
 const THINKING_OPEN = "``````vis-thinking\n";
 const THINKING_CLOSE = "\n``````";
+/** A vis block's opening fence (```vis-<tag>\n<one-line JSON>\n```), taken out of streamed text. */
+const VIS_OPEN = "```vis-";
+
+/** Where a ```vis- fence opens in `text` (not the tail of a longer fence such as ``````vis-thinking), or -1. */
+function visOpenAt(text: string, from: number): number {
+  let at = text.indexOf(VIS_OPEN, from);
+  while (at > 0 && text.charCodeAt(at - 1) === 96) at = text.indexOf(VIS_OPEN, at + 1);
+  return at;
+}
 
 export function startsWithAnswerError(text: string): boolean {
   for (const prefix of ANSWER_ERROR_PREFIXES) if (text.startsWith(prefix)) return true;
@@ -129,15 +149,22 @@ export class AnswerOutput implements TextTarget {
 
 /**
  * Moves ``````vis-thinking blocks out of streamed answer text into reasoning. Only a possible partial
- * fence at the end of what arrived is held back; text is never re-scanned.
+ * fence at the end of what arrived is held back; text is never re-scanned. With `onBlock`, ```vis-* blocks
+ * are taken out too (held until complete, then handed over whole), so no markup reaches the answer.
  */
 export class ThinkingSplitter {
   private inThinking = false;
+  /** Text held back: a possible partial fence, or an unfinished vis block (which always starts with ```). */
   private held = "";
   /** The newline that follows a closing fence belongs to the fence. */
   private skipNewline = false;
+  /** The newline to skip follows a vis block (onBlock is told, so `raw` can keep it). */
+  private afterVis = false;
 
-  constructor(public target: TextTarget) {}
+  constructor(
+    public target: TextTarget,
+    private readonly onBlock?: (tag: string, body: string, text: string) => void,
+  ) {}
 
   push(text: string): void {
     if (this.held === "" && !this.skipNewline && text.indexOf("`") === -1) {
@@ -153,6 +180,35 @@ export class ThinkingSplitter {
     this.split(text);
   }
 
+  /**
+   * `text` starts with ```vis-: hands a complete block to onBlock and returns its length; -1 while it is
+   * incomplete. Something that turns out not to be a vis block is plain text (returns its length).
+   */
+  private takeVisBlock(text: string): number {
+    const tagEnd = text.indexOf("\n");
+    if (tagEnd === -1) return -1;
+    const tag = text.slice(3, tagEnd);
+    if (!/^vis-[A-Za-z0-9_-]+$/.test(tag)) {
+      this.target.append(text.slice(0, tagEnd));
+      return tagEnd;
+    }
+    const bodyEnd = text.indexOf("\n", tagEnd + 1);
+    if (bodyEnd === -1 || text.length < bodyEnd + 4) return -1;
+    if (!text.startsWith("```", bodyEnd + 1)) {
+      this.target.append(text.slice(0, bodyEnd));
+      return bodyEnd;
+    }
+    const end = bodyEnd + 4;
+    this.skipNewline = true; // the line break after a block goes with it
+    this.afterVis = true;
+    (this.onBlock as (tag: string, body: string, text: string) => void)(
+      tag,
+      text.slice(tagEnd + 1, bodyEnd),
+      text.slice(0, end),
+    );
+    return end;
+  }
+
   /** End of the text: whatever was held back is plain content after all. */
   flush(): void {
     const held = this.held;
@@ -166,6 +222,7 @@ export class ThinkingSplitter {
     this.inThinking = false;
     this.held = "";
     this.skipNewline = false;
+    this.afterVis = false;
   }
 
   private split(input: string): void {
@@ -174,11 +231,30 @@ export class ThinkingSplitter {
     for (;;) {
       if (this.skipNewline && rest !== "") {
         this.skipNewline = false;
-        if (rest.charCodeAt(0) === 10) rest = rest.slice(1);
+        if (rest.charCodeAt(0) === 10) {
+          rest = rest.slice(1);
+          if (this.afterVis) this.onBlock?.("", "", "\n");
+        }
+        this.afterVis = false;
       }
       const fence = this.inThinking ? THINKING_CLOSE : THINKING_OPEN;
       const at = rest.indexOf(fence);
-      const end = at === -1 ? rest.length - partialFenceLength(rest, fence) : at;
+      const vis = this.inThinking || this.onBlock === undefined ? -1 : visOpenAt(rest, 0);
+      if (vis !== -1 && (at === -1 || vis < at)) {
+        if (vis > 0) this.target.append(rest.slice(0, vis));
+        rest = rest.slice(vis);
+        const taken = this.takeVisBlock(rest);
+        if (taken === -1) {
+          this.held = rest;
+          return;
+        }
+        rest = rest.slice(taken);
+        continue;
+      }
+      let end = at === -1 ? rest.length - partialFenceLength(rest, fence) : at;
+      if (at === -1 && !this.inThinking && this.onBlock !== undefined) {
+        end = Math.min(end, rest.length - partialFenceLength(rest, VIS_OPEN));
+      }
       const before = rest.slice(0, end);
       if (before !== "") {
         if (this.inThinking) this.target.appendReasoning(before);
@@ -229,15 +305,66 @@ export interface VisDocument {
  * any other ```` ```tag ````) whose bodies are JSON, with plain text between them. Plans nest their
  * messages as another document inside `markdown`. Blocks whose body is not the JSON expected are skipped.
  */
-export function parseVisDocument(content: string): VisDocument {
+export function parseVisDocument(content: string, artifacts?: VisArtifacts): VisDocument {
   const doc: VisDocument = { messages: [], plans: [], trailingText: "" };
-  collectVisBlocks(content, doc, true);
+  collectVisBlocks(content, doc, true, artifacts);
   return doc;
+}
+
+/** One vis block found in a chat_app document, at any depth. */
+const NESTED_VIS_BLOCK = /(?:^|\n)```(vis-[A-Za-z0-9_-]+)\n([^\n]*)\n```(?=\n|$)/g;
+
+/**
+ * The artifacts of chat_app documents: each block once per document (the server renders the last message
+ * twice), in document order; a body is parsed once across re-renders.
+ */
+export class VisArtifacts {
+  data: AnswerData = emptyData();
+  private seen = new Set<string>();
+  private cache = new Map<string, AnswerData>();
+  private nextCache = new Map<string, AnswerData>();
+
+  /** A new document starts. */
+  begin(): void {
+    this.data = emptyData();
+    this.seen.clear();
+    this.cache = this.nextCache;
+    this.nextCache = new Map();
+  }
+
+  add(tag: string, body: string): void {
+    const key = tag + "\n" + body;
+    if (this.seen.has(key)) return;
+    this.seen.add(key);
+    let parsed = this.nextCache.get(key) ?? this.cache.get(key);
+    if (parsed === undefined) {
+      parsed = emptyData();
+      addVisBlock(tag, body, parsed);
+    }
+    this.nextCache.set(key, parsed);
+    this.data.charts.push(...parsed.charts);
+    this.data.code.push(...parsed.code);
+    this.data.tools.push(...parsed.tools);
+  }
+
+  /** Every vis block inside a message's markdown. */
+  scan(markdown: string): void {
+    if (markdown.indexOf("```vis-") === -1) return;
+    NESTED_VIS_BLOCK.lastIndex = 0;
+    for (let m = NESTED_VIS_BLOCK.exec(markdown); m !== null; m = NESTED_VIS_BLOCK.exec(markdown)) {
+      this.add(m[1], m[2]);
+    }
+  }
 }
 
 const FENCE_TAG = /^(`{3,})([A-Za-z0-9_-]+)[ \t]*\n/;
 
-function collectVisBlocks(content: string, doc: VisDocument, topLevel: boolean): void {
+function collectVisBlocks(
+  content: string,
+  doc: VisDocument,
+  topLevel: boolean,
+  artifacts: VisArtifacts | undefined,
+): void {
   let textStart = 0;
   let search = 0;
   while (search < content.length) {
@@ -262,15 +389,23 @@ function collectVisBlocks(content: string, doc: VisDocument, topLevel: boolean):
       close = content.indexOf(closing, after);
     }
     const body = content.slice(bodyStart, close === -1 ? content.length : close);
-    readVisBlock(open[2], body, doc);
+    readVisBlock(open[2], body, doc, artifacts);
     search = close === -1 ? content.length : close + closing.length;
     textStart = search;
   }
   if (topLevel) doc.trailingText = content.slice(textStart).trim();
 }
 
-function readVisBlock(tag: string, body: string, doc: VisDocument): void {
-  if (tag !== "agent-messages" && tag !== "agent-plans") return;
+function readVisBlock(
+  tag: string,
+  body: string,
+  doc: VisDocument,
+  artifacts: VisArtifacts | undefined,
+): void {
+  if (tag !== "agent-messages" && tag !== "agent-plans") {
+    if (artifacts !== undefined && tag.startsWith("vis-")) artifacts.add(tag, body);
+    return;
+  }
   let items: unknown;
   try {
     items = JSON.parse(body);
@@ -281,11 +416,13 @@ function readVisBlock(tag: string, body: string, doc: VisDocument): void {
   for (const item of items) {
     if (item === null || typeof item !== "object") continue;
     if (tag === "agent-messages") {
-      doc.messages.push(item as AgentMessage);
+      const message = item as AgentMessage;
+      doc.messages.push(message);
+      if (artifacts !== undefined && typeof message.markdown === "string") artifacts.scan(message.markdown);
     } else {
       const plan = item as AgentPlan;
       doc.plans.push(plan);
-      if (typeof plan.markdown === "string") collectVisBlocks(plan.markdown, doc, false);
+      if (typeof plan.markdown === "string") collectVisBlocks(plan.markdown, doc, false, artifacts);
     }
   }
 }
@@ -319,8 +456,21 @@ export class ChatAnswer implements ChunkHandler {
   raw: string | undefined;
   messages: AgentMessage[] = [];
   plans: AgentPlan[] = [];
+  /** The answer's data (charts, references, code, tools). */
+  data: AnswerData = emptyData();
+  /** Artifact markup was taken out of the answer text. */
+  markupRemoved = false;
+  /** chat_data: the database refused the query (a non-stream answer says how). */
+  queryFailure: QueryFailure | undefined;
+  /** A streamed chat_data answer ended with DB-GPT's "Generate view content failed". */
+  viewFailed = false;
 
   private readonly splitter: ThinkingSplitter;
+  private visArtifacts: VisArtifacts | undefined;
+  /** Streams: the vis blocks taken out, and where (in the answer text) they stood, to rebuild `raw`. */
+  private removedBlocks: { at: number; text: string }[] | undefined;
+  /** While a rewritten snapshot is split again: the text it becomes. */
+  private rewriting: TextCollector | undefined;
   private snapshotText = "";
   private snapshotReasoning = "";
   private answerKey: string | undefined;
@@ -334,7 +484,71 @@ export class ChatAnswer implements ChunkHandler {
   ) {
     this.model = model;
     this.output = new AnswerOutput(emit);
-    this.splitter = new ThinkingSplitter(this.output);
+    this.splitter = new ThinkingSplitter(this.output, (tag, body, text) =>
+      this.onStreamBlock(tag, body, text),
+    );
+  }
+
+  /** A whole non-stream answer: artifacts are taken out before anything is emitted. */
+  onWhole(
+    chunk: StreamChunk,
+    content: string | null | undefined,
+    reasoning: string | null | undefined,
+  ): void {
+    if (this.chatMode === "chat_app" || typeof content !== "string") {
+      this.onDelta(chunk, content, reasoning);
+      return;
+    }
+    this.noteChunk(chunk);
+    if (typeof reasoning === "string" && reasoning !== "") this.output.appendReasoning(reasoning);
+    const split = splitThinking(content);
+    if (split.reasoning !== "") this.output.appendReasoning(split.reasoning);
+    const extracted = extractArtifacts(split.text, this.chatMode);
+    this.data = extracted.data;
+    if (extracted.changed) {
+      this.markupRemoved = true;
+      this.raw = content;
+    }
+    this.queryFailure = extracted.queryFailure;
+    if (extracted.text !== "") this.output.append(extracted.text);
+  }
+
+  /** What the result carries besides the text: the data, and `raw` when markup was taken out. */
+  resultData(): {
+    charts: AnswerData["charts"];
+    references: AnswerData["references"];
+    code: AnswerData["code"];
+    tools: AnswerData["tools"];
+    raw?: string;
+    viewFailed?: boolean;
+  } {
+    const out: ReturnType<ChatAnswer["resultData"]> = { ...this.data };
+    if (this.chatMode !== "chat_app" && this.markupRemoved) out.raw = this.rawText();
+    if (this.viewFailed) out.viewFailed = true;
+    return out;
+  }
+
+  private rawText(): string {
+    if (this.raw !== undefined) return this.raw;
+    const text = this.output.text;
+    let raw = "";
+    let from = 0;
+    for (const block of this.removedBlocks ?? []) {
+      raw += text.slice(from, block.at) + block.text;
+      from = block.at;
+    }
+    return raw + text.slice(from);
+  }
+
+  private onStreamBlock(tag: string, body: string, text: string): void {
+    const blocks = this.removedBlocks;
+    if (tag === "" && blocks !== undefined) {
+      blocks[blocks.length - 1].text += text; // the line break the block took with it
+      return;
+    }
+    this.markupRemoved = true;
+    (this.removedBlocks ??= []).push({ at: (this.rewriting ?? this.output).text.length, text });
+    addVisBlock(tag, body, this.data);
   }
 
   /** A `delta` chunk, or a whole non-stream answer (one delta carrying everything). */
@@ -385,6 +599,10 @@ export class ChatAnswer implements ChunkHandler {
    */
   finish(): void {
     this.splitter.flush();
+    if (this.markupRemoved && this.chatMode !== "chat_app" && this.output.text.trim() === "") {
+      const line = namingLine(this.data);
+      if (line !== "") this.output.append(line);
+    }
     this.output.finish();
     // Reading the whole text here (startsWith) also makes V8 flatten the rope that `text += delta` built:
     // a million-delta answer would otherwise reach the final message as ~7 times its size in small pieces
@@ -394,6 +612,9 @@ export class ChatAnswer implements ChunkHandler {
     if (this.chatMode === "chat_app" && this.output.text.trim() === "") {
       throw noAppAnswerError(this.chatParam ?? "", this.output.text);
     }
+    const failure = this.queryFailure;
+    if (failure !== undefined) throw queryError(failure.message, failure.sql, failure.explanation);
+    if (this.chatMode === "chat_data" && this.output.text.endsWith(VIEW_FAILED_TEXT)) this.viewFailed = true;
   }
 
   private noteChunk(chunk: StreamChunk): void {
@@ -408,9 +629,14 @@ export class ChatAnswer implements ChunkHandler {
     // Re-split from scratch; the splitter keeps its state (an unclosed thinking block, a held fence).
     const scratch = new TextCollector();
     this.splitter.reset();
+    // The whole text is split again: its vis blocks are collected again, at positions in the new text.
+    this.data = emptyData();
+    this.removedBlocks = undefined;
+    this.rewriting = scratch;
     this.splitter.target = scratch;
     this.splitter.push(text);
     this.splitter.target = this.output;
+    this.rewriting = undefined;
     this.output.replace(scratch.text);
     if (scratch.reasoning.startsWith(this.output.reasoning)) {
       const more = scratch.reasoning.slice(this.output.reasoning.length);
@@ -421,12 +647,20 @@ export class ChatAnswer implements ChunkHandler {
   /** chat_app: every content is the whole conversation re-rendered. */
   private onDocument(content: string): void {
     this.raw = content;
-    const doc = parseVisDocument(content);
+    const artifacts = (this.visArtifacts ??= new VisArtifacts());
+    artifacts.begin();
+    const doc = parseVisDocument(content, artifacts);
     this.messages = doc.messages;
     this.plans = doc.plans;
+    this.data = artifacts.data;
     const answer = chatAppAnswer(doc);
     if (answer === undefined) return;
     const split = splitThinking(answer.markdown);
+    if (split.text.indexOf("```vis-") !== -1) {
+      const own = emptyData();
+      const text = removeVisBlocks(split.text, (tag, body) => addVisBlock(tag, body, own)).trim();
+      split.text = text === "" && hasData(own) ? namingLine(own) : text;
+    }
     const newSpeaker = answer.key !== this.answerKey;
     const rewrite = newSpeaker && this.answerKey !== undefined;
     if (newSpeaker) {

@@ -4,6 +4,7 @@
  */
 import type { LookupFunction } from "node:net";
 import type { DbgptError } from "./errors";
+import type { AnswerData, Chart, CodeRun, Reference, ToolCall } from "./artifacts";
 import type { AgentMessage, AgentPlan, App, ModelInstance, Usage } from "./wire";
 
 export const CHAT_MODES = [
@@ -102,8 +103,18 @@ export interface ChatResult {
   durationMs: number;
   /** true when the caller's signal stopped it: `text` is the partial answer. */
   stopped: boolean;
-  /** chat_app only: the last vis markdown as sent, and its parsed agent blocks (always arrays). */
+  /**
+   * chat_app: the last vis markdown as sent. Other modes: the content as sent, only when artifact markup
+   * was taken out of `text`.
+   */
   raw?: string;
+  /** The answer's data (dbgpt-artifacts.md): always arrays, empty when none. */
+  charts?: Chart[];
+  references?: Reference[];
+  code?: CodeRun[];
+  tools?: ToolCall[];
+  /** A streamed chat_data answer ended with "Generate view content failed" (see DbgptClient.addConversationData). */
+  viewFailed?: boolean;
   messages?: AgentMessage[];
   plans?: AgentPlan[];
   /** Non-stream answers only. */
@@ -147,3 +158,4 @@ export interface ConnectionCheck {
 }
 
 export type { AgentMessage, AgentPlan, App, ModelInstance, Usage };
+export type { AnswerData, Chart, CodeRun, Reference, ToolCall };

@@ -309,7 +309,7 @@ export class ChatExchange extends Exchange {
     if (message === null || typeof message !== "object") {
       throw protocolError("DB-GPT answered with JSON that is not a chat completion", text);
     }
-    this.answer.onDelta(value as StreamChunk, message.content, message.reasoning_content);
+    this.answer.onWhole(value as StreamChunk, message.content, message.reasoning_content);
     this.complete();
   }
 
@@ -358,6 +358,6 @@ export class ChatExchange extends Exchange {
       result.plans = answer.plans;
     }
     if (answer.usage !== undefined) result.usage = answer.usage;
-    return result;
+    return Object.assign(result, answer.resultData());
   }
 }

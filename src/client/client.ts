@@ -1,13 +1,25 @@
 /**
  * DbgptClient: the DB-GPT v2 App/Chat API (dbgpt-api.md) for one server. No Node-RED in here.
  */
-import type { AppList, CallOptions, ChatCall, ChatRequest, ClientOptions, ConnectionCheck } from "./api";
+import type {
+  AppList,
+  CallOptions,
+  ChatCall,
+  ChatMode,
+  ChatRequest,
+  ChatResult,
+  ClientOptions,
+  ConnectionCheck,
+} from "./api";
+import { splitThinking } from "./answer";
+import { extractArtifacts, planSql, VIEW_FAILED_TEXT } from "./artifacts";
 import { CHAT_PATH, ChatCallImpl, ChatExchange, chatRequestBody } from "./chat";
 import {
   DbgptError,
   invalidInputError,
   isDbgptError,
   protocolError,
+  queryError,
   unsuccessfulResultError,
   withoutSecret,
 } from "./errors";
@@ -28,6 +40,9 @@ const MODELS_PATH = "/api/v2/serve/model/models";
 const KNOWLEDGE_SPACES_PATH = "/api/v2/serve/knowledge/spaces";
 const CHAT_FLOWS_PATH = "/api/v2/serve/awel/chat/flows";
 const DATASOURCES_PATH = "/api/v2/serve/datasources";
+const HISTORY_PATH = "/api/v1/chat/dialogue/messages/history";
+/** Modes whose data DB-GPT sends only without streaming, and keeps in the conversation's history. */
+export const HISTORY_MODES: readonly ChatMode[] = ["chat_data", "chat_dashboard", "chat_knowledge"];
 /** Knowledge spaces and chat flows are paginated (and `page` works there): one big page is enough for a picker. */
 const PICKER_PAGE_SIZE = 1000;
 /** The server ignores `page`, so the list is asked for in one page (dbgpt-api.md §8). */
@@ -328,6 +343,61 @@ export class DbgptClient {
       request.chatMode === "chat_app" || request.stream !== false ? "text/event-stream" : "application/json";
     this.transport.send(exchange, "POST", CHAT_PATH, body, { accept });
     return call;
+  }
+
+  /**
+   * The conversation's last `view` message as stored (ElementTree escaping intact), or undefined when it
+   * has none. GET /api/v1/chat/dialogue/messages/history?con_uid=... (dbgpt-artifacts.md §4.2).
+   */
+  getConversationView(convUid: string, options?: CallOptions): Promise<string | undefined> {
+    if (typeof convUid !== "string" || convUid === "") {
+      return Promise.reject(invalidInputError("a conversation id is required"));
+    }
+    const path = `${HISTORY_PATH}?con_uid=${encodeURIComponent(convUid)}`;
+    return this.transport.requestText("GET", path, undefined, options, (response) => {
+      const data = this.resultData(response);
+      if (!Array.isArray(data)) {
+        throw protocolError("DB-GPT answered the conversation history with no list", response.text);
+      }
+      for (let i = data.length - 1; i >= 0; i--) {
+        const item = data[i] as { role?: unknown; context?: unknown } | null;
+        if (item !== null && typeof item === "object" && item.role === "view") {
+          return typeof item.context === "string" ? item.context : undefined;
+        }
+      }
+      return undefined;
+    });
+  }
+
+  /**
+   * After a streamed chat_data, chat_dashboard or chat_knowledge answer: fills the result's data from the
+   * conversation's stored view (DB-GPT streams none of it). A refused query throws DBGPT_QUERY_ERROR.
+   * When the history cannot be read, the result comes back as it was, with `historyError` saying why.
+   */
+  async addConversationData(
+    result: ChatResult,
+    request: Pick<ChatRequest, "chatMode" | "convUid">,
+    options?: CallOptions,
+  ): Promise<{ result: ChatResult; historyError?: Error }> {
+    const convUid = request.convUid ?? result.convUid;
+    if (!HISTORY_MODES.includes(request.chatMode) || convUid === undefined || result.stopped) {
+      return { result };
+    }
+    let view: string | undefined;
+    try {
+      view = await this.getConversationView(convUid, options);
+    } catch (err) {
+      if (isDbgptError(err) && err.code === "DBGPT_ABORTED") throw err;
+      if (result.viewFailed) throw queryError(VIEW_FAILED_TEXT, planSql(result.text), result.text);
+      return { result, historyError: err instanceof Error ? err : new Error(String(err)) };
+    }
+    const extracted = extractArtifacts(splitThinking(view ?? "").text, request.chatMode);
+    const failure = extracted.queryFailure;
+    if (failure !== undefined) {
+      throw queryError(failure.message, failure.sql || planSql(result.text), failure.explanation);
+    }
+    if (result.viewFailed) throw queryError(VIEW_FAILED_TEXT, planSql(result.text), result.text);
+    return { result: { ...result, ...extracted.data } };
   }
 
   /** Stops every call in flight and closes the connection pool. Idempotent. */

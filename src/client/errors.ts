@@ -12,6 +12,8 @@ export const ERROR_CODES = [
   "DBGPT_NOT_FOUND",
   "DBGPT_STREAM_ERROR",
   "DBGPT_STREAM_CLOSED",
+  /** DB-GPT ran the SQL it generated and the database refused it (chat_data); `sql` holds the SQL. */
+  "DBGPT_QUERY_ERROR",
   "DBGPT_PROTOCOL",
   "DBGPT_INVALID_INPUT",
   /** The caller's AbortSignal fired. Not a user-facing failure: nodes use it for stop and close. */
@@ -37,6 +39,8 @@ export interface DbgptErrorDetails {
   partial?: string;
   /** The underlying error (socket, DNS, TLS ...). */
   cause?: unknown;
+  /** DBGPT_QUERY_ERROR: the SQL the database refused. */
+  sql?: string;
 }
 
 export class DbgptError extends Error {
@@ -44,6 +48,7 @@ export class DbgptError extends Error {
   readonly statusCode?: number;
   readonly body?: string;
   readonly serverMessage?: string;
+  readonly sql?: string;
   partial?: string;
   /** DBGPT_STREAM_CLOSED before any event of a chat_app request: the app id the server probably does not know. */
   unknownApp?: string;
@@ -64,6 +69,7 @@ export class DbgptError extends Error {
         details.body === undefined ? details : { ...details, body: details.body.slice(0, RAW_BODY_LIMIT) },
     };
     REBUILD.set(this, (mask) => new DbgptError(code, mask(raw.message), maskDetails(raw.details, mask)));
+    if (details.sql !== undefined) this.sql = details.sql;
   }
 }
 
@@ -77,6 +83,7 @@ function maskDetails(details: DbgptErrorDetails, mask: Mask): DbgptErrorDetails 
   if (details.body !== undefined) out.body = mask(details.body);
   if (details.serverMessage !== undefined) out.serverMessage = mask(details.serverMessage);
   if (details.partial !== undefined) out.partial = mask(details.partial);
+  if (details.sql !== undefined) out.sql = mask(details.sql);
   return out;
 }
 
@@ -313,6 +320,16 @@ export function noAppAnswerError(appId: string, partial: string): DbgptError {
   );
 }
 
+/** chat_data: the database refused the query DB-GPT generated. */
+export function queryError(dbError: string, sql: string, explanation: string): DbgptError {
+  const on = sql === "" ? "" : ` (SQL: ${sql})`;
+  return new DbgptError("DBGPT_QUERY_ERROR", `the database refused the query${on}: ${dbError}`, {
+    serverMessage: dbError,
+    partial: explanation,
+    sql,
+  });
+}
+
 /** A body or event that is not what the API sends. */
 export function protocolError(message: string, body?: string): DbgptError {
   return new DbgptError("DBGPT_PROTOCOL", message, body === undefined ? {} : { body });
@@ -385,7 +402,7 @@ export function withoutSecret(err: DbgptError, secret: string | undefined): Dbgp
     base.message !== err.message ||
     base.body !== err.body ||
     base.serverMessage !== err.serverMessage ||
-    [err.message, err.body, err.serverMessage, err.partial, causeText].some(has);
+    [err.message, err.body, err.serverMessage, err.partial, err.sql, causeText].some(has);
   if (!changed) return err;
   // A cause that mentions the key is dropped rather than copied.
   const details: DbgptErrorDetails = has(causeText) ? {} : { cause: err.cause };
@@ -394,5 +411,8 @@ export function withoutSecret(err: DbgptError, secret: string | undefined): Dbgp
   if (base.serverMessage !== undefined) details.serverMessage = mask(base.serverMessage);
   // `partial` may have been set after the error was made (the chat's text so far).
   if (err.partial !== undefined) details.partial = mask(err.partial);
-  return new DbgptError(err.code, mask(base.message), details);
+  if (err.sql !== undefined) details.sql = mask(err.sql);
+  const masked = new DbgptError(err.code, mask(base.message), details);
+  if (err.unknownApp !== undefined) masked.unknownApp = mask(err.unknownApp);
+  return masked;
 }

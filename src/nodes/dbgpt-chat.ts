@@ -343,7 +343,8 @@ function setUpChatNode(RED: NodeAPI, node: Node, def: ChatDef): void {
           if (++sentThisTurn >= SEND_BUDGET) await afterDelivery();
         }
       }
-      const answer = await result;
+      let answer = await result;
+      if (stream && !closed) answer = await withConversationData(job, answer);
       if (!closed) finish(job, answer);
     } catch (err) {
       if (closed) return;
@@ -354,6 +355,25 @@ function setUpChatNode(RED: NodeAPI, node: Node, def: ChatDef): void {
         failRequest(msg, err, job.done, { status, withPartial: true });
       }
     }
+  }
+
+  /** Streamed chat_data / chat_dashboard / chat_knowledge: the data DB-GPT kept in the history. */
+  async function withConversationData(job: ChatJob, answer: ChatResult): Promise<ChatResult> {
+    let filled: Awaited<ReturnType<DbgptClient["addConversationData"]>>;
+    try {
+      filled = await job.client.addConversationData(answer, job.request, job.callOptions);
+    } catch (err) {
+      // Stopped while the history was being read: the answer had arrived, the data had not.
+      if (job.controller.signal.aborted) return { ...answer, stopped: true };
+      throw err;
+    }
+    if (filled.historyError !== undefined) {
+      warn(
+        "history",
+        `could not read the conversation history for the answer's data (charts, references): ${filled.historyError.message}`,
+      );
+    }
+    return filled.result;
   }
 
   function unansweredResult(job: ChatJob, text: string): ChatResult {
@@ -390,7 +410,14 @@ function setUpChatNode(RED: NodeAPI, node: Node, def: ChatDef): void {
       dbgpt.raw = result.raw ?? "";
       dbgpt.messages = result.messages ?? [];
       dbgpt.plans = result.plans ?? [];
+    } else if (result.raw !== undefined) {
+      dbgpt.raw = result.raw;
     }
+    // Answers as data: always arrays.
+    dbgpt.charts = result.charts ?? [];
+    dbgpt.references = result.references ?? [];
+    dbgpt.code = result.code ?? [];
+    dbgpt.tools = result.tools ?? [];
     if (result.usage !== undefined) dbgpt.usage = result.usage;
     if (result.stopped) dbgpt.stopped = true;
     job.send([null, { ...job.msg, payload: result.text, conv_uid: request.convUid, dbgpt }]);

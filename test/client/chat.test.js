@@ -13,6 +13,7 @@ const {
 } = require("./helpers");
 const {
   answerFor,
+  contentFor,
   answerTokens,
   reasoningFor,
   modelErrorText,
@@ -387,7 +388,19 @@ describe("client chat (§3, §5, §6, §7)", () => {
         stream: false,
       });
       assert.equal(result.text, answerFor("k", { chatMode: "chat_knowledge", stream: false }));
-      assert.match(result.text, /<references /);
+      assert.match(result.text, /\[1\]$/);
+      assert.doesNotMatch(result.text, /<references/);
+      assert.deepEqual(result.references, [
+        {
+          index: 1,
+          name: "emulator-doc.md",
+          id: 1,
+          content: "Emulated reference",
+          score: 0.9,
+          meta: "emulator-doc.md",
+        },
+      ]);
+      assert.equal(result.raw, contentFor("k", { chatMode: "chat_knowledge", stream: false }));
     });
 
     it("a model error (`<span style='color:red'>ERROR!</span>`) is DBGPT_STREAM_ERROR", async () => {

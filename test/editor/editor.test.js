@@ -39,6 +39,7 @@ const ERROR_CODES = [
   "DBGPT_NOT_FOUND",
   "DBGPT_STREAM_ERROR",
   "DBGPT_STREAM_CLOSED",
+  "DBGPT_QUERY_ERROR",
   "DBGPT_PROTOCOL",
   "DBGPT_INVALID_INPUT",
 ];
@@ -595,6 +596,10 @@ describe("editor: help", function () {
         "plans",
         "usage",
         "stopped",
+        "charts",
+        "references",
+        "code",
+        "tools",
         '"delta"',
         '"replace"',
         '"reasoning"',

@@ -8,6 +8,7 @@ const path = require("node:path");
 const {
   startEmulator,
   answerFor,
+  contentFor,
   answerTokens,
   reasoningFor,
   modelErrorText,
@@ -468,7 +469,7 @@ describe("emulator: streams (dbgpt-api.md §5)", function () {
     );
     assert.equal(
       kb.choices[0].message.content,
-      answerFor("q", { chatMode: "chat_knowledge", stream: false }),
+      contentFor("q", { chatMode: "chat_knowledge", stream: false }),
     );
     assert.match(
       kb.choices[0].message.content,

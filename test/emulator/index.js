@@ -8,6 +8,7 @@ const { randomBytes, randomUUID } = require("node:crypto");
 const data = require("./data");
 const script = require("./script");
 const render = require("./render");
+const artifacts = require("./artifacts");
 const { bodyErrors, errMsg, readBody, toBool } = require("./validate");
 const { normalizeFault, faultMatches } = require("./faults");
 const { writeResponse } = require("./writer");
@@ -18,6 +19,7 @@ const MODELS_PATH = "/api/v2/serve/model/models";
 const KNOWLEDGE_SPACES_PATH = "/api/v2/serve/knowledge/spaces";
 const CHAT_FLOWS_PATH = "/api/v2/serve/awel/chat/flows";
 const DATASOURCES_PATH = "/api/v2/serve/datasources";
+const HISTORY_PATH = "/api/v1/chat/dialogue/messages/history";
 const CHAT_FLOW_CATEGORIES = ["chat_flow", "chat_agent"];
 const CONTROL_PREFIX = "/__emulator/";
 const NORMAL_FAMILY = ["chat_normal", "chat_knowledge", "chat_data", "chat_with_db_qa", "chat_dashboard"];
@@ -147,6 +149,7 @@ async function startEmulator(options = {}) {
   let faults = [];
   let nextFaultId = 1;
   const history = new Map(); // conv_uid -> earlier questions
+  const views = new Map(); // conv_uid -> [{ question, view, model }] (the history endpoint)
   const sockets = new Set();
   const timers = new Set();
   const waiters = new Set();
@@ -347,6 +350,38 @@ async function startEmulator(options = {}) {
     return keys.includes(token);
   }
 
+  /** `view` is computed when the history is asked for (a [long:N] answer is never joined otherwise). */
+  function recordView(convUid, question, model, view) {
+    const list = views.get(convUid) || [];
+    list.push({ question: typeof question === "string" ? question : String(question), view, model });
+    views.set(convUid, list);
+  }
+
+  /** GET /api/v1/chat/dialogue/messages/history?con_uid=: every round, human then view. No key check. */
+  function handleHistory(query) {
+    const rounds = views.get(query.con_uid) || [];
+    const data = [];
+    rounds.forEach((r, i) => {
+      const common = { order: i + 1, time_stamp: 0, model_name: r.model, feedback: null };
+      data.push({ role: "human", context: r.question, ...common });
+      data.push({ role: "view", context: r.view(), ...common });
+    });
+    return render.resultOk(data);
+  }
+
+  /** Artifact forms (README, "Answers as data") for the normal family: the view and what streams. */
+  function applyDataForm(s, mode, question, stream, convUid) {
+    const form = artifacts.formFor(mode, question);
+    if (form === undefined) return;
+    let f;
+    if (form === "dashboard") f = artifacts.chatDashboard(convUid);
+    else if (form === "refs") f = artifacts.chatKnowledge(stream);
+    else f = artifacts.chatData(form);
+    s.answer = script.Tokens.of(f.tokens);
+    s.view = f.view;
+    s.nonStreamView = form === "refs" ? artifacts.chatKnowledge(false).view : f.view;
+  }
+
   /** POST /api/v2/chat/completions: the order of checks of dbgpt-api.md §4. */
   function handleChat(req, bodyBuffer, record) {
     const read = readBody(bodyBuffer, req.headers["content-type"]);
@@ -399,6 +434,14 @@ async function startEmulator(options = {}) {
             model,
             hugeEvent: fault && fault.hugeEvent,
           });
+          if (artifacts.formFor("chat_app", question) && (app.team_mode || "single_agent") !== "native_app") {
+            s.agent = "vis";
+            s.renders = artifacts.appVisRenders(model, question);
+            const last = s.renders.filter((r) => r !== null).pop();
+            recordView(convUid, question, model, () => last);
+          } else {
+            recordView(convUid, question, model, () => s.answer.join());
+          }
           return render.sseResponse(render.appStream(s, { id: convUid, model, app }));
         },
       };
@@ -419,6 +462,10 @@ async function startEmulator(options = {}) {
           const flowError = config.flows.some((f) => f.uid === chatParam)
             ? null
             : `Flow ${chatParam} not found`;
+          if (artifacts.formFor("chat_flow", question) && s.kind === "answer") {
+            s.answer = script.Tokens.of(artifacts.pieces(artifacts.flowVisText(), 7));
+          }
+          if (!flowError) recordView(convUid, question, model, () => s.answer.join());
           if (stream) return render.sseResponse(render.flowStream(s, { id: convUid, model, flowError }));
           const error = flowError || (s.kind === "server-error" ? s.errorText : null);
           if (error) return render.jsonResponse(400, { object: "error", message: error, code: 1 });
@@ -451,6 +498,10 @@ async function startEmulator(options = {}) {
             knownModel,
             hugeEvent: fault && fault.hugeEvent,
           });
+          if (s.kind === "answer" && knownModel && !(fault && fault.hugeEvent)) {
+            applyDataForm(s, mode, question, stream, convUid);
+          }
+          recordView(convUid, question, model, () => render.viewContent(s, mode));
           if (!stream) {
             return render.completionResponse({
               id: convUid,
@@ -573,6 +624,8 @@ async function startEmulator(options = {}) {
       }
     } else if (req.method === "GET" && (path === APPS_PATH || path.startsWith(APPS_PATH + "/"))) {
       response = handleApps(path, query) || notFoundPage();
+    } else if (req.method === "GET" && path === HISTORY_PATH) {
+      response = handleHistory(query);
     } else if (req.method === "GET" && path === MODELS_PATH) {
       response = render.resultOk(config.models);
     } else if (
@@ -638,6 +691,7 @@ async function startEmulator(options = {}) {
       requests.length = 0;
       faults = [];
       history.clear();
+      views.clear();
     },
     configure,
     /** Questions seen per conv_uid (copy). */
@@ -664,16 +718,52 @@ async function startEmulator(options = {}) {
 function answerFor(question, options = {}) {
   const s = script.scriptFor(question, options);
   const mode = options.chatMode || "chat_normal";
+  if (s.kind === "server-error") return s.errorText;
+  const form =
+    s.kind === "answer" && options.knownModel !== false ? artifacts.formFor(mode, question) : undefined;
+  const plain = s.answer.join();
+  const failed = plain.startsWith("**LLMServer Generate Error") || plain.startsWith("Model server error!");
   if (options.stream === false && mode !== "chat_app") {
-    if (mode === "chat_flow") return s.kind === "server-error" ? s.errorText : s.answer.join();
-    return render.nonStreamContent({ ...s, reasoning: [] }, mode);
+    if (mode === "chat_flow") return form ? "Orders per city for small baskets." : plain;
+    if (failed) return render.nonStreamContent({ ...s, reasoning: [] }, mode);
+    if (form === "dashboard") return artifacts.chatDashboard("").readable;
+    if (form === "refs") return artifacts.chatKnowledge(false).readable;
+    if (form) return artifacts.chatData(form).readable;
+    if (mode === "chat_knowledge") return plain + " [1]";
+    return plain;
   }
-  return s.kind === "server-error" ? s.errorText : s.answer.join();
+  if (form === "vis") return artifacts.visExpectations()[mode === "chat_app" ? "app" : "flow"].readable;
+  if (form === "dashboard") return artifacts.pieces(artifacts.dumps(artifacts.DASHBOARD_SPECS)).join("");
+  if (form === "refs") return artifacts.chatKnowledge(true).tokens.join("");
+  if (form) return artifacts.chatData(form).tokens.join("");
+  return plain;
+}
+
+/**
+ * The exact `content` of a non-stream answer (normal family), as the v2 wrapper sends it; with
+ * `{ history: true }`-style `view: true`, the stored view instead (ElementTree escaping intact).
+ * options: { chatMode, convUid (chat_dashboard), view }.
+ */
+function contentFor(question, options = {}) {
+  const mode = options.chatMode || "chat_normal";
+  const s = script.scriptFor(question, options);
+  const form = s.kind === "answer" ? artifacts.formFor(mode, question) : undefined;
+  if (form) {
+    let f;
+    if (form === "dashboard") f = artifacts.chatDashboard(options.convUid || "");
+    else if (form === "refs") f = artifacts.chatKnowledge(options.view === true && options.stream !== false);
+    else f = artifacts.chatData(form);
+    s.view = f.view;
+    s.nonStreamView = form === "refs" ? artifacts.chatKnowledge(false).view : f.view;
+  }
+  return options.view ? render.viewContent(s, mode) : render.nonStreamContent(s, mode);
 }
 
 module.exports = {
   startEmulator,
   answerFor,
+  contentFor,
+  artifacts,
   answerTokens: script.answerTokens,
   reasoningFor: script.reasoningFor,
   modelErrorText: script.modelErrorText,

@@ -4,6 +4,7 @@
 // iterable of strings, one write each (one SSE event each for streams); `end` is "end" or "destroy".
 const { pyDumps, compact } = require("./pyjson");
 const { hugeTextBytes } = require("./script");
+const artifacts = require("./artifacts");
 
 const DONE = "data: [DONE]\n\n";
 const SSE_HEADERS = Object.freeze({
@@ -154,29 +155,36 @@ function completionResponse({ id, model, content, reasoning }) {
 
 const ERROR_SPAN = "<span style='color:red'>ERROR!</span> ";
 
-/** The `content` of a non-stream chat_normal-family answer (view message, §6). */
-function nonStreamContent(script, chatMode) {
+/**
+ * The view message of a chat_normal-family answer as stored in the conversation history: ElementTree
+ * escaping intact (dbgpt-artifacts.md §1.1). `script.view` (an artifact form) wins.
+ */
+function viewContent(script, chatMode) {
   if (script.kind === "server-error") return ERROR_SPAN + script.errorText;
-  const answer = script.answer.join();
-  if (answer.startsWith("**LLMServer Generate Error") || answer.startsWith("Model server error!")) {
-    return ERROR_SPAN + answer;
-  }
-  let content = answer;
-  if (chatMode === "chat_knowledge") {
-    const refs = [
-      {
-        name: "emulator-doc.md",
-        chunks: [{ id: 1, content: "Emulated reference", meta_info: "emulator-doc.md", recall_score: 0.9 }],
-      },
-    ];
-    content += ` [1]\n\n<references title="References" references="${pyDumps(refs)}"></references>`;
-  } else if (chatMode === "chat_data") {
-    const view = { type: "response_table", sql: "SELECT 1 AS answer", data: [{ answer: 1 }] };
-    content += `\n<chart-view content="${pyDumps(view)}" />`;
+  let content;
+  if (script.view !== undefined) {
+    content = script.view;
+  } else {
+    const answer = script.answer.join();
+    if (answer.startsWith("**LLMServer Generate Error") || answer.startsWith("Model server error!")) {
+      return ERROR_SPAN + answer;
+    }
+    content = answer;
+    if (chatMode === "chat_knowledge") {
+      content += ` [1]\n\n${artifacts.defaultReferencesElement()}`;
+    } else if (chatMode === "chat_data") {
+      content = artifacts.chatData("simple", answer).view;
+    }
   }
   const thinking = script.reasoning.join("");
   if (thinking) content = "``````vis-thinking\n" + thinking + "\n``````\n" + content;
-  return content.replace(/\ufffd/g, "").replace(/&quot;/g, '"');
+  return content;
+}
+
+/** The `content` of a non-stream chat_normal-family answer (view message, §6): the v2 wrapper's replace. */
+function nonStreamContent(script, chatMode) {
+  const content = script.nonStreamView !== undefined ? script.nonStreamView : viewContent(script, chatMode);
+  return artifacts.v2(content);
 }
 
 // ---- chat_flow ----------------------------------------------------------------------------------
@@ -253,6 +261,11 @@ function* appStream(script, { id, model, app }) {
     yield DONE;
     return;
   }
+  if (script.agent === "vis") {
+    for (const content of script.renders) yield chunk(content);
+    yield DONE;
+    return;
+  }
   const agents = (app.details || []).map((d) => d.agent_name).filter(Boolean);
   const stored = [];
   yield chunk(null);
@@ -317,6 +330,7 @@ module.exports = {
   normalSnapshots,
   completionResponse,
   nonStreamContent,
+  viewContent,
   flowStream,
   appStream,
   messagesBlock,

@@ -19,8 +19,10 @@ const {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const FINAL_KEYS = [
+  "charts",
   "chat_mode",
   "chunks",
+  "code",
   "conv_uid",
   "durationMs",
   "firstTokenMs",
@@ -28,6 +30,8 @@ const FINAL_KEYS = [
   "model",
   "queuedMs",
   "reasoning",
+  "references",
+  "tools",
   "type",
 ];
 

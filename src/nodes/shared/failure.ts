@@ -8,7 +8,7 @@ import type { StatusIndicator } from "./status";
 
 /** What a failed request puts on msg.dbgpt. */
 export interface FailureInfo {
-  error: { code: string; statusCode?: number; body?: string };
+  error: { code: string; statusCode?: number; body?: string; sql?: string };
   partial?: string;
 }
 
@@ -28,6 +28,7 @@ export function failRequest(msg: InputMessage, error: unknown, done: DoneFn, ctx
   if (isDbgptError(err)) {
     if (err.statusCode !== undefined) info.error.statusCode = err.statusCode;
     if (err.body !== undefined) info.error.body = err.body;
+    if (err.sql !== undefined) info.error.sql = err.sql;
   }
   if (ctx.withPartial) info.partial = (isDbgptError(err) ? err.partial : undefined) ?? "";
   msg.dbgpt = info;
