@@ -13,7 +13,7 @@
  */
 const { Agent } = require("undici");
 const { DbgptClient } = require("../nodes/lib/client/index.js");
-const { answerFor } = require("../test/emulator");
+const { answerFor } = require("../emulator");
 const { fnv1a } = require("./fnv");
 const { startBenchNodeRed } = require("./nodered");
 const { rawDeltas, clientDeltas } = require("./readers");

@@ -14,7 +14,7 @@
  * for the README's "how many streams one instance carries".
  */
 const fs = require("node:fs");
-const { answerFor } = require("../test/emulator");
+const { answerFor } = require("../emulator");
 const { fnv1a } = require("./fnv");
 const { startBenchNodeRed } = require("./nodered");
 const { median, mib, formatRate, target } = require("./stats");

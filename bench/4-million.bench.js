@@ -8,7 +8,7 @@
  * retained heap at most 2 x the answer's size more than the floor's. Peak RSS (VmHWM, reset before each
  * run) is reported, not judged: on 2 busy cores it swings with V8's heap sizing.
  */
-const { answerFor } = require("../test/emulator");
+const { answerFor } = require("../emulator");
 const { fnv1a } = require("./fnv");
 const { startBenchNodeRed } = require("./nodered");
 const { mib, formatRate, median, target } = require("./stats");

@@ -1,11 +1,11 @@
 "use strict";
 // Starts the DB-GPT emulator CLI in its own process (so its work does not share the benchmark's event
 // loop) and resolves to { url, control(path, body), stop() }. The child also exits when this process dies
-// (--stdin-close). control() uses the emulator's HTTP control API (test/emulator/README.md).
+// (--stdin-close). control() uses the emulator's HTTP control API (emulator/README.md).
 const { spawn } = require("node:child_process");
 const path = require("node:path");
 
-const CLI = path.join(__dirname, "..", "test", "emulator", "cli.js");
+const CLI = path.join(__dirname, "..", "emulator", "cli.js");
 const START_TIMEOUT_MS = 10_000;
 
 /** POST /__emulator/<path> with a JSON body; resolves to the parsed answer, rejects on a non-2xx. */

@@ -346,7 +346,7 @@ describe("editor: node definitions", function () {
   });
 
   it("the app picker offers chat_app only the apps it can talk to; the model picker only names", function () {
-    const { DEFAULT_APPS } = require("../emulator");
+    const { DEFAULT_APPS } = require("../../emulator");
     const items = shared.appItems({ apps: DEFAULT_APPS });
     assert.equal(items.length, DEFAULT_APPS.length);
     for (const [i, app] of DEFAULT_APPS.entries()) {

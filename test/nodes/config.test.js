@@ -1,7 +1,7 @@
 "use strict";
 const assert = require("node:assert/strict");
-const { startEmulator } = require("../emulator");
-const { selfSigned } = require("../emulator/selfsigned");
+const { startEmulator } = require("../../emulator");
+const { selfSigned } = require("../../emulator/selfsigned");
 const {
   helper,
   NODES,

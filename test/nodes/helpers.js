@@ -2,7 +2,7 @@
 // Shared set-up for the node tests: the compiled nodes in node-red-node-test-helper, flows wired to
 // helper nodes, a real emulator; bounded waits (sleep, waitFor) and fold come from test/support.
 const helper = require("node-red-node-test-helper");
-const { startEmulator, DEFAULT_APPS } = require("../emulator");
+const { startEmulator, DEFAULT_APPS } = require("../../emulator");
 const { CHAT_FIELDS } = require("../support/flow-format");
 const { fold } = require("../support/chat-output");
 const { delay: sleep, waitFor } = require("../support/wait");
