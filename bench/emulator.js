@@ -15,7 +15,7 @@
 const { spawn } = require("node:child_process");
 const path = require("node:path");
 
-const EMULATOR_DIR = path.join(__dirname, "..", "test", "emulator");
+const EMULATOR_DIR = path.join(__dirname, "..", "emulator");
 const CLI = path.join(EMULATOR_DIR, "cli.js");
 const emulatorModule = require(EMULATOR_DIR);
 const script = require(path.join(EMULATOR_DIR, "script.js"));

@@ -163,7 +163,7 @@ async function main() {
     if (baseUrl) {
       say(`DB-GPT: ${baseUrl}${process.env.DBGPT_API_KEY ? " (with the API key from DBGPT_API_KEY)" : ""}`);
     } else {
-      const { startEmulator } = require("../test/emulator");
+      const { startEmulator } = require("../emulator");
       const emulator = await startEmulator({ host: "127.0.0.1", port: 0, delayMs: 20 });
       cleanups.push(() => emulator.close());
       baseUrl = emulator.url;

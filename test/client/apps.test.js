@@ -1,7 +1,7 @@
 "use strict";
 // listApps, getApp, listModels, testConnection over real sockets (dbgpt-api.md §2, §8, §10).
 const { assert, useEmulator, rejectsWith } = require("./helpers");
-const { DEFAULT_APPS, DEFAULT_MODELS, APP_CODES } = require("../emulator");
+const { DEFAULT_APPS, DEFAULT_MODELS, APP_CODES } = require("../../emulator");
 
 /** `n` apps in the emulator's list form, newest first. */
 function manyApps(n) {

@@ -6,7 +6,7 @@ const fc = require("fast-check");
 const { assert, useEmulator, chatRequest } = require("./helpers");
 const { SseChunkDecoder } = require("../../nodes/lib/client/stream.js");
 const { ChatAnswer } = require("../../nodes/lib/client/answer.js");
-const { artifacts } = require("../emulator");
+const { artifacts } = require("../../emulator");
 
 const MARKUP = /<chart-view|<references|```vis-/;
 const HISTORY_PATH = "/api/v1/chat/dialogue/messages/history";

@@ -3,7 +3,7 @@
 // byte-exact fixtures (the spec's own examples, served verbatim by the emulator) and as the emulator's
 // built-in conversations; the history read after a stream; DBGPT_QUERY_ERROR; no markup in any event.
 const { assert, useEmulator, collect, rejectsWith, assertConsistent, chatRequest } = require("./helpers");
-const { answerFor, contentFor, artifacts, APP_CODES } = require("../emulator");
+const { answerFor, contentFor, artifacts, APP_CODES } = require("../../emulator");
 
 const HISTORY_PATH = "/api/v1/chat/dialogue/messages/history";
 /** Markup a reader must never see in a stream event or in the answer text. */

@@ -19,7 +19,7 @@ const {
   modelErrorText,
   APP_CODES,
   DEFAULT_APPS,
-} = require("../emulator");
+} = require("../../emulator");
 
 const SINGLE = APP_CODES.singleAgent;
 const PLANNER = APP_CODES.autoPlan;

@@ -2,7 +2,7 @@
 // Every error code over real sockets, timeouts, aborts, and no socket left open after a failure.
 const net = require("node:net");
 const { assert, client, MODEL, useEmulator, collect, rejectsWith, chatRequest } = require("./helpers");
-const { answerTokens, APP_CODES, hugeText } = require("../emulator");
+const { answerTokens, APP_CODES, hugeText } = require("../../emulator");
 
 const { DbgptClient } = client;
 
@@ -76,12 +76,12 @@ describe("client errors, timeouts and aborts", () => {
     it("a TLS failure (self-signed certificate not trusted)", async () => {
       let tls;
       try {
-        tls = require("../emulator/selfsigned").selfSigned();
+        tls = require("../../emulator/selfsigned").selfSigned();
       } catch (err) {
         if (err.code === "EMULATOR_NO_OPENSSL") return; // reported by the emulator's own tests
         throw err;
       }
-      const { startEmulator } = require("../emulator");
+      const { startEmulator } = require("../../emulator");
       const secure = await startEmulator({ tls });
       try {
         const untrusting = new DbgptClient({ baseUrl: secure.url });

@@ -1,7 +1,7 @@
 "use strict";
 // Shared by the client tests: the compiled client, an emulator per suite, and small assertions.
 const assert = require("node:assert/strict");
-const { startEmulator } = require("../emulator");
+const { startEmulator } = require("../../emulator");
 const client = require("../../nodes/lib/client/index.js");
 
 const MODEL = "chatgpt_proxyllm";

@@ -2,7 +2,7 @@
 // listKnowledgeSpaces, listChatFlows, listDatabases over real sockets (dbgpt-api.md §10): the lists the
 // chat node's chat param picker offers per mode.
 const { assert, useEmulator, rejectsWith } = require("./helpers");
-const { KNOWLEDGE_SPACES, FLOWS, DATABASES } = require("../emulator");
+const { KNOWLEDGE_SPACES, FLOWS, DATABASES } = require("../../emulator");
 
 const SPACES = "/api/v2/serve/knowledge/spaces";
 const CHAT_FLOWS = "/api/v2/serve/awel/chat/flows";

@@ -4,7 +4,7 @@
 // inputs that used to slip through: a lone surrogate in an app id, a total_count that is not a whole number.
 const { randomBytes } = require("node:crypto");
 const { assert, useEmulator, rejectsWith } = require("./helpers");
-const { DEFAULT_APPS } = require("../emulator");
+const { DEFAULT_APPS } = require("../../emulator");
 
 const APPS_PATH = "/api/v2/serve/apps";
 const CHAT_PATH = "/api/v2/chat/completions";

@@ -5,7 +5,7 @@ const fc = require("fast-check");
 const { assert, useEmulator, collect, fold, chatRequest } = require("./helpers");
 const { SseChunkDecoder } = require("../../nodes/lib/client/stream.js");
 const { ChatAnswer } = require("../../nodes/lib/client/answer.js");
-const { answerFor, reasoningFor, APP_CODES } = require("../emulator");
+const { answerFor, reasoningFor, APP_CODES } = require("../../emulator");
 
 /** Text pieces that stress the decoder and the vis-thinking splitter. */
 const piece = fc.oneof(

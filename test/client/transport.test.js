@@ -3,7 +3,7 @@
 const http = require("node:http");
 const net = require("node:net");
 const { assert, client, useEmulator, collect, fold, rejectsWith, chatRequest } = require("./helpers");
-const { answerFor } = require("../emulator");
+const { answerFor } = require("../../emulator");
 
 const { DbgptClient, normalizeBaseUrl } = client;
 

@@ -9,7 +9,7 @@
 const assert = require("node:assert/strict");
 const fs = require("node:fs");
 const path = require("node:path");
-const { startEmulator, answerFor, DEFAULT_APPS, DEFAULT_MODELS } = require("../emulator");
+const { startEmulator, answerFor, DEFAULT_APPS, DEFAULT_MODELS } = require("../../emulator");
 const { ROOT, startNodeRed, nodeRedHome, escapeRegExp } = require("../runtime/harness");
 const { requireChromium, launchChromium, screenshot, screenshotFailure } = require("../support/browser");
 const { configNode, chatNode } = require("../support/flow-format");

@@ -15,7 +15,7 @@ const {
   KNOWLEDGE_SPACES,
   FLOWS: CHAT_FLOWS,
   DATABASES,
-} = require("../emulator");
+} = require("../../emulator");
 const { startNodeRed } = require("../runtime/harness");
 const { requireChromium, launchChromium, screenshotFailure } = require("../support/browser");
 const { configNode, chatNode } = require("../support/flow-format");

@@ -9,6 +9,7 @@ const vm = require("node:vm");
 const ts = require("typescript");
 const { FLOW_FORMAT } = require("../support/flow-format");
 const { nodeCatalog } = require("../support/locales");
+const { nodeRedHome } = require("../runtime/harness");
 
 const root = path.resolve(__dirname, "..", "..");
 const nodesDir = path.join(root, "nodes");
@@ -70,10 +71,10 @@ function nodeHtml(type) {
   return read(path.join(nodesDir, `${type}.html`));
 }
 
+// The core nodes of the Node-RED under test (NODE_RED_HOME when set, see test/runtime/harness.js).
 function coreCatalog(lang) {
-  return JSON.parse(
-    read(path.join(root, "node_modules", "@node-red", "nodes", "locales", lang, "messages.json")),
-  );
+  const coreNodes = path.dirname(require.resolve("@node-red/nodes/package.json", { paths: [nodeRedHome()] }));
+  return JSON.parse(read(path.join(coreNodes, "locales", lang, "messages.json")));
 }
 
 function lookup(object, key) {
@@ -347,7 +348,7 @@ describe("editor: node definitions", function () {
   });
 
   it("the app picker offers chat_app only the apps it can talk to; the model picker only names", function () {
-    const { DEFAULT_APPS } = require("../emulator");
+    const { DEFAULT_APPS } = require("../../emulator");
     // The agent flag is the runtime's answer (the apps endpoint's agentApps), never worked out here.
     const { isAgentApp } = require("../../nodes/lib/client/index.js");
     const agentApps = DEFAULT_APPS.filter(isAgentApp).map((app) => app.app_code);

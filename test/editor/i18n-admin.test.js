@@ -5,7 +5,7 @@
 // pasted "/api/v2" shows in the dialog, not only in the terminal. Real Node-RED (packed package), chromium,
 // the emulator. Without chromium the suite is skipped (CI=true: fails).
 const assert = require("node:assert/strict");
-const { startEmulator } = require("../emulator");
+const { startEmulator } = require("../../emulator");
 const { startNodeRed } = require("../runtime/harness");
 const { requireChromium, launchChromium, screenshotFailure } = require("../support/browser");
 const { configNode } = require("../support/flow-format");

@@ -3,7 +3,6 @@
 const assert = require("node:assert/strict");
 const http = require("node:http");
 const { spawn } = require("node:child_process");
-const path = require("node:path");
 
 const {
   startEmulator,
@@ -19,8 +18,8 @@ const {
   KNOWLEDGE_SPACES,
   FLOWS,
   DATABASES,
-} = require("./index");
-const { pyDumps, pyLoads } = require("./pyjson");
+} = require("../../emulator");
+const { pyDumps, pyLoads } = require("../../emulator/pyjson");
 const { exchange, ssePayloads } = require("./helpers");
 
 const CHAT = "/api/v2/chat/completions";
@@ -67,8 +66,8 @@ describe("emulator: Python JSON", function () {
 });
 
 describe("emulator: render reproduces dbgpt-api.md's verified examples verbatim", function () {
-  const render = require("./render");
-  const { Tokens } = require("./script");
+  const render = require("../../emulator/render");
+  const { Tokens } = require("../../emulator/script");
   const says = (answer, reasoning = []) => ({ kind: "answer", reasoning, answer: Tokens.of(answer) });
 
   it("§5.1 chat_normal deltas (chunk sizes of Appendix A: bc, b8, c7, b7, e)", function () {
@@ -1255,7 +1254,7 @@ describe("emulator: lifecycle, TLS and CLI", function () {
   it("serves https with the self-signed certificate", async function () {
     let pair;
     try {
-      pair = require("./selfsigned").selfSigned();
+      pair = require("../../emulator/selfsigned").selfSigned();
     } catch (err) {
       if (err.code === "EMULATOR_NO_OPENSSL") return this.skip();
       throw err;
@@ -1280,7 +1279,7 @@ describe("emulator: lifecycle, TLS and CLI", function () {
   it("cli.js prints its URL and serves until stopped", async function () {
     const child = spawn(
       process.execPath,
-      [path.join(__dirname, "cli.js"), "--port", "0", "--delay", "0", "--api-key", "cli-key"],
+      [require.resolve("../../emulator/cli.js"), "--port", "0", "--delay", "0", "--api-key", "cli-key"],
       {
         stdio: ["ignore", "pipe", "pipe"],
       },

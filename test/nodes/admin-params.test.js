@@ -2,7 +2,7 @@
 // POST dbgpt-config/chat-params: the chat node's chat param choices per chat mode (PRODUCT.md "the label
 // and picker follow the mode"), through node-red-node-test-helper's admin app.
 const assert = require("node:assert/strict");
-const { DEFAULT_APPS, APP_CODES } = require("../emulator");
+const { DEFAULT_APPS, APP_CODES } = require("../../emulator");
 const { helper, NODES, useEmulatorSuite, chatFlow } = require("./helpers");
 
 const KEY = "sk-params-test-SECRET-5c1e";

@@ -2,7 +2,7 @@
 // The editor's admin endpoints, through node-red-node-test-helper's admin app (its auth lets every
 // caller through; admin-auth.test.js checks the permission with a real runtime).
 const assert = require("node:assert/strict");
-const { startEmulator, DEFAULT_APPS, DEFAULT_MODELS, APP_CODES } = require("../emulator");
+const { startEmulator, DEFAULT_APPS, DEFAULT_MODELS, APP_CODES } = require("../../emulator");
 const { helper, NODES, useEmulatorSuite, chatFlow, flowWith, waitFor, closedUrl } = require("./helpers");
 
 const KEY = "sk-admin-test-SECRET-91b2";

@@ -1,6 +1,6 @@
 "use strict";
 const assert = require("node:assert/strict");
-const { answerFor } = require("../emulator");
+const { answerFor } = require("../../emulator");
 const {
   helper,
   NODES,

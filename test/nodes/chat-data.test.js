@@ -3,7 +3,7 @@
 // output in every mode, streamed (history read) or not; DBGPT_QUERY_ERROR to Catch with the SQL; the
 // history failure warning; a stopped request keeps what had arrived; no markup in any stream message.
 const assert = require("node:assert/strict");
-const { answerFor, contentFor, artifacts, APP_CODES } = require("../emulator");
+const { answerFor, contentFor, artifacts, APP_CODES } = require("../../emulator");
 const { helper, useEmulatorSuite, loadChat, waitFor, sleep, logLines, fold } = require("./helpers");
 const fx = require("../support/artifact-fixtures");
 

@@ -1,6 +1,6 @@
 "use strict";
 const assert = require("node:assert/strict");
-const { answerTokens, APP_CODES } = require("../emulator");
+const { answerTokens, APP_CODES } = require("../../emulator");
 const {
   helper,
   NODES,

@@ -1,6 +1,6 @@
 "use strict";
 const assert = require("node:assert/strict");
-const { answerFor, reasoningFor, APP_CODES } = require("../emulator");
+const { answerFor, reasoningFor, APP_CODES } = require("../../emulator");
 const {
   helper,
   NODES,

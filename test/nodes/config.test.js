@@ -1,7 +1,7 @@
 "use strict";
 const assert = require("node:assert/strict");
-const { startEmulator } = require("../emulator");
-const { selfSigned } = require("../emulator/selfsigned");
+const { startEmulator } = require("../../emulator");
+const { selfSigned } = require("../../emulator/selfsigned");
 const {
   helper,
   NODES,
@@ -12,10 +12,11 @@ const {
   waitFor,
   logLines,
   chatNode,
+  fromNodeRed,
 } = require("./helpers");
 const { tlsConfigNode } = require("../support/flow-format");
 
-const tlsNode = require("@node-red/nodes/core/network/05-tls.js");
+const tlsNode = fromNodeRed("@node-red/nodes/core/network/05-tls.js");
 
 function twoChats(baseUrl, config) {
   const chat = (id) => chatNode({ id, stream: false, wires: [[], ["final"]] });

@@ -3,7 +3,7 @@
 // list-apps, a key fragment at the 300-character cut in msg.error and the log, and the admin endpoints'
 // answers when the server echoes the key (test connection's chat probe, app names).
 const assert = require("node:assert/strict");
-const { DEFAULT_APPS } = require("../emulator");
+const { DEFAULT_APPS } = require("../../emulator");
 const { helper, NODES, useEmulatorSuite, flowWith, collect, waitFor, logText } = require("./helpers");
 
 const APPS_PATH = "/api/v2/serve/apps";

@@ -2,12 +2,17 @@
 // Shared set-up for the node tests: the compiled nodes in node-red-node-test-helper, flows wired to
 // helper nodes, a real emulator; bounded waits (sleep, waitFor) and fold come from test/support.
 const helper = require("node-red-node-test-helper");
-const { startEmulator, DEFAULT_APPS } = require("../emulator");
+const { startEmulator, DEFAULT_APPS } = require("../../emulator");
 const { CHAT_FIELDS } = require("../support/flow-format");
 const { fold } = require("../support/chat-output");
 const { delay: sleep, waitFor } = require("../support/wait");
+const { nodeRedHome } = require("../runtime/harness");
 
-helper.init(require.resolve("node-red"));
+// The Node-RED under test: NODE_RED_HOME when set (CI's Node-RED 5 leg), else the lockfile's.
+const NODE_RED = nodeRedHome();
+/** A module of that Node-RED's install, e.g. "@node-red/nodes/core/sequence/17-split.js". */
+const fromNodeRed = (id) => require(require.resolve(id, { paths: [NODE_RED] }));
+helper.init(require.resolve(NODE_RED));
 
 const NODES = [
   require("../../nodes/dbgpt-config.js"),
@@ -90,7 +95,7 @@ function chatFlow(baseUrl, chat = {}, config = {}) {
 }
 
 /** A core split node (array -> one message per element, with msg.parts); load `splitNodes` with it. */
-const splitNodes = require("@node-red/nodes/core/sequence/17-split.js");
+const splitNodes = fromNodeRed("@node-red/nodes/core/sequence/17-split.js");
 function splitter(wires) {
   return {
     id: "splitter",
@@ -164,6 +169,7 @@ function logLines(level, fragment = "") {
 
 module.exports = {
   helper,
+  fromNodeRed,
   NODES,
   TAB,
   useEmulatorSuite,

@@ -1,6 +1,6 @@
 "use strict";
 const assert = require("node:assert/strict");
-const { DEFAULT_APPS } = require("../emulator");
+const { DEFAULT_APPS } = require("../../emulator");
 const {
   helper,
   NODES,

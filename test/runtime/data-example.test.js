@@ -5,7 +5,7 @@
 const assert = require("node:assert/strict");
 const fs = require("node:fs");
 const path = require("node:path");
-const { startEmulator, answerFor, artifacts } = require("../emulator");
+const { startEmulator, answerFor, artifacts } = require("../../emulator");
 const { ROOT, startNodeRed } = require("./harness");
 
 const FILE = path.join(ROOT, "examples", "06 - Ask your database.json");

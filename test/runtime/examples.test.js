@@ -6,7 +6,7 @@ const assert = require("node:assert/strict");
 const fs = require("node:fs");
 const path = require("node:path");
 const mqtt = require("mqtt");
-const { startEmulator, answerFor, DEFAULT_APPS } = require("../emulator");
+const { startEmulator, answerFor, DEFAULT_APPS } = require("../../emulator");
 const {
   ROOT,
   startNodeRed,

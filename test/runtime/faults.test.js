@@ -37,8 +37,8 @@ const {
 const { freePort, httpRequest } = require("../support/http");
 const { configNode, chatNode, tlsConfigNode } = require("../support/flow-format");
 const { fold } = require("../support/chat-output");
-const { startEmulator, answerFor, answerTokens, hugeText, APP_CODES } = require("../emulator");
-const { selfSigned } = require("../emulator/selfsigned");
+const { startEmulator, answerFor, answerTokens, hugeText, APP_CODES } = require("../../emulator");
+const { selfSigned } = require("../../emulator/selfsigned");
 
 const MODEL = "chatgpt_proxyllm"; // the config's default model: what the chat nodes send
 const IDLE_TIMEOUT_S = 0.4;

@@ -10,7 +10,7 @@ const { randomBytes } = require("node:crypto");
 const fs = require("node:fs");
 const path = require("node:path");
 const mqtt = require("mqtt");
-const { startEmulator, answerFor } = require("../emulator");
+const { startEmulator, answerFor } = require("../../emulator");
 const { ROOT, startNodeRed, startMosquitto } = require("./harness");
 const { delay, waitFor } = require("../support/wait");
 

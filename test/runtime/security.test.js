@@ -25,7 +25,7 @@ const {
 const { httpRequest } = require("../support/http");
 const { configNode, chatNode } = require("../support/flow-format");
 const { adminAuthSettings, adminToken, bearer } = require("../support/admin-auth");
-const { startEmulator, answerFor } = require("../emulator");
+const { startEmulator, answerFor } = require("../../emulator");
 
 const hex = () => randomBytes(8).toString("hex");
 const KEY = `sk-typed-${hex()}`;

@@ -20,7 +20,7 @@ const {
 } = require("./fixtures-hardening");
 const { httpRequest } = require("../support/http");
 const { configNode, chatNode } = require("../support/flow-format");
-const { startEmulator, answerFor } = require("../emulator");
+const { startEmulator, answerFor } = require("../../emulator");
 
 const CHATS = 1000;
 const REDEPLOY_EVERY = 20;
