@@ -71,13 +71,16 @@ export function headerValue(headers: IncomingHttpHeaders, name: string): string 
   return Array.isArray(value) ? value[0] : value;
 }
 
+/** Interprets a response; what it throws fails the call. */
+export type ResponseReader<T> = (http: HttpCall, response: Dispatcher.ResponseData) => Promise<T>;
+
 /** The connection to one DB-GPT server, shared by every call of a client. */
 export class Transport {
-  readonly origin: string;
-  readonly basePath: string;
+  private readonly origin: string;
+  private readonly basePath: string;
+  private readonly baseHeaders: Record<string, string>;
   private dispatcher: Dispatcher;
   private readonly retired = new Set<Dispatcher>();
-  private readonly baseHeaders: Record<string, string>;
   private readonly active = new Set<HttpCall>();
   private closed: Promise<void> | undefined;
 
@@ -89,17 +92,25 @@ export class Transport {
     this.dispatcher = this.newDispatcher();
   }
 
-  /** Starts a call: `read` gets the response (a DbgptError it throws fails the call). */
+  /** Starts a call; `http.outcome` settles with what `read` returns, or the one DbgptError it ended with. */
   call<T>(
     method: "GET" | "POST",
     path: string,
     body: string | undefined,
     headers: Record<string, string>,
     options: CallOptions | undefined,
-    read: (call: HttpCall, response: Dispatcher.ResponseData) => Promise<T>,
+    read: ResponseReader<T>,
   ): { http: HttpCall; outcome: Promise<T> } {
     const http = new HttpCall(this, options);
-    return { http, outcome: http.run(method, path, body, headers, read) };
+    if (body !== undefined) headers["content-type"] = "application/json";
+    const request = {
+      origin: this.origin,
+      path: this.basePath + path,
+      method,
+      headers: { ...this.baseHeaders, ...headers },
+      body: body ?? null,
+    };
+    return { http, outcome: http.run(request, read) };
   }
 
   /** A GET or POST whose whole body is read and interpreted; `interpret` throws a DbgptError to fail. */
@@ -110,7 +121,8 @@ export class Transport {
     options: CallOptions | undefined,
     interpret: (response: TextResponse) => T,
   ): Promise<T> {
-    return this.call(method, path, body, { accept: "application/json" }, options, async (http, response) =>
+    const accept = { accept: "application/json" };
+    return this.call(method, path, body, accept, options, async (http, response) =>
       interpret(await http.textOf(response)),
     ).outcome;
   }
@@ -125,39 +137,22 @@ export class Transport {
     });
   }
 
-  /** @internal Sends a request on the current dispatcher. */
-  send(
-    call: HttpCall,
-    method: "GET" | "POST",
-    path: string,
-    body: string | undefined,
-    headers: Record<string, string>,
-    signal: AbortSignal,
-    idleTimeoutMs: number,
-  ): Promise<Dispatcher.ResponseData> {
+  /** @internal */
+  send(http: HttpCall, request: Dispatcher.RequestOptions): Promise<Dispatcher.ResponseData> {
     if (this.closed !== undefined) return Promise.reject(abortedError("the DB-GPT client is closed"));
-    this.active.add(call);
-    const allHeaders: Record<string, string> = { ...this.baseHeaders, ...headers };
-    if (body !== undefined) allHeaders["content-type"] = "application/json";
-    const undiciTimeout = idleTimeoutMs >= UNDICI_TIMER_MIN_MS ? Math.ceil(idleTimeoutMs) : 0;
-    return this.dispatcher.request({
-      origin: this.origin,
-      path: this.basePath + path,
-      method,
-      headers: allHeaders,
-      body: body ?? null,
-      signal,
-      headersTimeout: undiciTimeout,
-      bodyTimeout: undiciTimeout,
-    });
+    this.active.add(http);
+    return this.dispatcher.request(request);
   }
 
   /** @internal */
-  forget(call: HttpCall): void {
-    this.active.delete(call);
+  forget(http: HttpCall): void {
+    this.active.delete(http);
   }
 
-  /** @internal The connection of a call that ended badly may already be pooled: retire the pool. */
+  /**
+   * @internal A call ended badly after its response started: undici may already have pooled its
+   * socket, so new calls get a fresh dispatcher and the old one closes once its calls are over.
+   */
   retire(): void {
     if (this.closed !== undefined) return;
     const old = this.dispatcher;
@@ -169,10 +164,10 @@ export class Transport {
       .finally(() => this.retired.delete(old));
   }
 
-  /** Stops every call in flight and closes the dispatcher with its sockets. Idempotent. */
+  /** Stops every call in flight and closes the dispatchers with their sockets. Idempotent. */
   close(): Promise<void> {
     if (this.closed === undefined) {
-      for (const call of [...this.active]) call.stop(abortedError("the DB-GPT client was closed"));
+      for (const http of [...this.active]) http.abort(abortedError("the DB-GPT client was closed"), true);
       const all = [this.dispatcher, ...this.retired];
       this.closed = Promise.all(all.map((d) => d.destroy().catch(() => undefined))).then(() => undefined);
     }
@@ -180,68 +175,52 @@ export class Transport {
   }
 
   private newDispatcher(): Dispatcher {
-    const options = this.options;
-    const connect = {
-      ...tlsConnectOptions(options.tls),
-      ...(options.lookup ? { lookup: options.lookup } : {}),
-      timeout: Math.min(options.connectTimeoutMs, MAX_TIMER_MS),
-    };
-    const agentOptions = {
-      keepAliveTimeout: options.keepAliveTimeoutMs,
-      keepAliveMaxTimeout: options.keepAliveTimeoutMs,
+    const { tls, lookup, connectTimeoutMs, keepAliveTimeoutMs } = this.options;
+    const connect: buildConnector.BuildOptions = { timeout: Math.min(connectTimeoutMs, MAX_TIMER_MS) };
+    for (const [from, to] of TLS_OPTIONS)
+      if (tls?.[from] !== undefined) Object.assign(connect, { [to]: tls[from] });
+    if (lookup !== undefined) Object.assign(connect, { lookup });
+    const agent = {
+      keepAliveTimeout: keepAliveTimeoutMs,
+      keepAliveMaxTimeout: keepAliveTimeoutMs,
       headersTimeout: 0,
       bodyTimeout: 0,
     };
-    if (options.useEnvProxy) return new EnvHttpProxyAgent({ ...agentOptions, connect, requestTls: connect });
-    const precise = connect.timeout > 0 && connect.timeout < UNDICI_TIMER_MIN_MS;
-    return new Agent({ ...agentOptions, connect: precise ? preciseConnector(connect) : connect });
+    if (this.options.useEnvProxy) return new EnvHttpProxyAgent({ ...agent, connect, requestTls: connect });
+    const precise = connectTimeoutMs > 0 && connectTimeoutMs < UNDICI_TIMER_MIN_MS;
+    return new Agent({ ...agent, connect: precise ? preciseConnector(connect) : connect });
   }
 }
 
-function tlsConnectOptions(tls: TlsOptions | undefined): Record<string, unknown> {
-  if (tls === undefined) return {};
-  const out: Record<string, unknown> = {};
-  if (tls.ca !== undefined) out.ca = tls.ca;
-  if (tls.cert !== undefined) out.cert = tls.cert;
-  if (tls.key !== undefined) out.key = tls.key;
-  if (tls.passphrase !== undefined) out.passphrase = tls.passphrase;
-  if (tls.servername !== undefined) out.servername = tls.servername;
-  if (tls.rejectUnauthorized !== undefined) out.rejectUnauthorized = tls.rejectUnauthorized;
-  if (tls.alpnProtocols !== undefined) out.ALPNProtocols = tls.alpnProtocols;
-  return out;
-}
+const TLS_OPTIONS: [keyof TlsOptions, string][] = [
+  ["ca", "ca"],
+  ["cert", "cert"],
+  ["key", "key"],
+  ["passphrase", "passphrase"],
+  ["servername", "servername"],
+  ["rejectUnauthorized", "rejectUnauthorized"],
+  ["alpnProtocols", "ALPNProtocols"],
+];
 
-/**
- * undici's connector with an exact connect timeout (undici's own one runs on its 0.5 s timer wheel,
- * and the timeout may be a fraction of a second).
- */
+/** undici's connector with an exact connect timeout (undici's own one runs on its 0.5 s timer wheel). */
 function preciseConnector(options: buildConnector.BuildOptions): buildConnector.connector {
   const timeoutMs = options.timeout ?? 0;
   const connect = buildConnector({ ...options, timeout: 0 });
   return (target, callback) => {
     let pending = true;
-    let timer: NodeJS.Timeout | undefined;
     const socket = connect(target, (err, connected) => {
-      if (!pending) {
-        connected?.destroy();
-        return;
-      }
+      if (!pending) return connected?.destroy(); // timed out already
       pending = false;
       clearTimeout(timer);
       if (err) callback(err, null);
       else callback(null, connected as Socket);
     }) as unknown as Socket | undefined;
-    if (timeoutMs > 0 && pending) {
-      timer = setTimeout(
-        () => {
-          if (!pending) return;
-          pending = false;
-          socket?.destroy();
-          callback(new undiciErrors.ConnectTimeoutError(`connect timeout after ${timeoutMs} ms`), null);
-        },
-        Math.min(timeoutMs, MAX_TIMER_MS),
-      );
-    }
+    const timer = setTimeout(() => {
+      if (!pending) return;
+      pending = false;
+      socket?.destroy();
+      callback(new undiciErrors.ConnectTimeoutError(`connect timeout after ${timeoutMs} ms`), null);
+    }, timeoutMs);
   };
 }
 
@@ -250,27 +229,27 @@ function validMs(ms: unknown): ms is number {
 }
 
 /**
- * One request and its response: timers, the abort signal handed to undici, and the one error it
+ * One request and its response: its timers, the abort signal handed to undici, and the one error it
  * ends with. Readers pull the (decoded) body with chunksOf()/textOf().
  */
 export class HttpCall {
   readonly idleTimeoutMs: number;
   readonly deadlineMs: number;
   afterHeaders = false;
-  /** Adds the chat context (partial text) to a failure. */
+  /** Adds a chat's partial text to its failure. */
   decorate: (err: DbgptError) => DbgptError = (err) => err;
+  /** Adds a chat's context to error messages. */
   contextOf: (context: TransportContext) => TransportContext = (context) => context;
+  /** Called at once when the call is stopped (the caller's signal, the client closing). */
+  onStop: (() => void) | undefined;
   private readonly controller = new AbortController();
   private reason: DbgptError | undefined;
+  private readonly invalid: DbgptError | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
   private deadlineTimer: NodeJS.Timeout | undefined;
+  private waitingForConsumer = false;
   private readonly signal: AbortSignal | undefined;
-  private readonly onSignal = () => this.stop(abortedError());
-  private bodyFailed = false;
-
-  /** Set when the call is stopped (signal, client closed), synchronously. */
-  onStop: (() => void) | undefined;
-  private readonly invalid: DbgptError | undefined;
+  private readonly onSignal = () => this.abort(abortedError(), true);
 
   constructor(
     private readonly transport: Transport,
@@ -281,10 +260,8 @@ export class HttpCall {
     const deadline = options?.deadlineMs ?? transport.options.deadlineMs;
     this.idleTimeoutMs = validMs(idle) ? idle : 0;
     this.deadlineMs = validMs(deadline) ? deadline : 0;
-    if (!validMs(idle))
-      this.invalid = invalidInputError("the idle timeout must be a number of milliseconds >= 0");
-    else if (!validMs(deadline))
-      this.invalid = invalidInputError("the deadline must be a number of milliseconds >= 0");
+    const bad = !validMs(idle) ? "idle timeout" : !validMs(deadline) ? "deadline" : undefined;
+    if (bad) this.invalid = invalidInputError(`the ${bad} must be a number of milliseconds >= 0`);
   }
 
   context(): TransportContext {
@@ -296,46 +273,26 @@ export class HttpCall {
     });
   }
 
-  /** The caller's signal or the client closing: the call ends with DBGPT_ABORTED. */
-  stop(reason: DbgptError): void {
-    if (this.reason !== undefined) return;
-    this.abort(reason);
-    this.onStop?.();
-  }
-
-  /** Fails the call from outside the read loop (e.g. the consumer threw). */
-  abort(reason: DbgptError): void {
+  /** Ends the call with `reason` (a stop: DBGPT_ABORTED from the caller's signal or the client closing). */
+  abort(reason: DbgptError, stop = false): void {
     if (this.reason !== undefined) return;
     this.reason = reason;
     this.controller.abort(reason);
-  }
-
-  private aborted(): Promise<never> {
-    return new Promise((_resolve, reject) => {
-      const signal = this.controller.signal;
-      if (signal.aborted) reject(signal.reason);
-      else signal.addEventListener("abort", () => reject(signal.reason), { once: true });
-    });
-  }
-
-  /** Bytes arrived: the idle timer starts over. */
-  touch(): void {
-    this.idleTimer?.refresh();
+    if (stop) this.onStop?.();
   }
 
   /** The reader waits for its consumer: silence meanwhile is not the server's. */
   async whileWaiting(wait: Promise<void>): Promise<void> {
-    const timer = this.idleTimer;
-    if (timer === undefined) return wait;
-    clearTimeout(timer);
+    this.waitingForConsumer = true;
     await wait;
-    if (this.idleTimer === timer && this.reason === undefined) timer.refresh();
+    this.waitingForConsumer = false;
+    this.idleTimer?.refresh();
   }
 
-  /** The body, decoded when the server compressed it, one chunk at a time (the idle timer is refreshed). */
+  /** The body, decoded when the server compressed it, chunk by chunk (each refreshes the idle timer). */
   async *chunksOf(response: Dispatcher.ResponseData): AsyncGenerator<Buffer> {
     for await (const chunk of this.decoded(response)) {
-      this.touch();
+      this.idleTimer?.refresh();
       yield chunk as Buffer;
     }
   }
@@ -351,45 +308,44 @@ export class HttpCall {
       }
       parts.push(chunk);
     }
+    const { statusCode: status, statusText = "", headers } = response;
     return {
-      status: response.statusCode,
-      statusText: response.statusText ?? "",
-      headers: response.headers as IncomingHttpHeaders,
-      text: Buffer.concat(parts).toString("utf8"),
+      status,
+      statusText,
+      headers: headers as IncomingHttpHeaders,
+      text: Buffer.concat(parts).toString(),
     };
   }
 
-  /**
-   * @internal Runs the call to one outcome. `read` may return before the body ended (a stream's
-   * [DONE]): the rest is then discarded in the background so the connection can be reused.
-   */
-  async run<T>(
-    method: "GET" | "POST",
-    path: string,
-    body: string | undefined,
-    headers: Record<string, string>,
-    read: (call: HttpCall, response: Dispatcher.ResponseData) => Promise<T>,
-  ): Promise<T> {
+  /** The response ended without [DONE]: its connection must not be reused. */
+  retire(): void {
+    this.transport.retire();
+  }
+
+  /** @internal Runs the call to its one outcome. */
+  async run<T>(request: Dispatcher.RequestOptions, read: ResponseReader<T>): Promise<T> {
     let response: Dispatcher.ResponseData | undefined;
     try {
       if (this.invalid !== undefined) throw this.invalid;
       if (this.signal?.aborted) throw abortedError();
       this.signal?.addEventListener("abort", this.onSignal, { once: true });
       this.startTimers();
-      const sent = this.transport.send(
-        this,
-        method,
-        path,
-        body,
-        headers,
-        this.controller.signal,
-        this.idleTimeoutMs,
+      const undiciTimeout = this.idleTimeoutMs >= UNDICI_TIMER_MIN_MS ? Math.ceil(this.idleTimeoutMs) : 0;
+      const signal = this.controller.signal;
+      const sent = this.transport.send(this, {
+        ...request,
+        signal,
+        headersTimeout: undiciTimeout,
+        bodyTimeout: undiciTimeout,
+      });
+      sent.catch(() => undefined); // after losing the race below, undici rejects it with the abort
+      // undici acts on an abort once the request reached a socket: a stop while connecting is now.
+      const aborted = new Promise<never>((_resolve, reject) =>
+        signal.addEventListener("abort", () => reject(signal.reason), { once: true }),
       );
-      sent.catch(() => undefined); // lost the race to an abort: undici rejects it once it gets to it
-      // undici acts on an abort only once the request reached a socket: a stop while connecting is now.
-      response = await Promise.race([sent, this.aborted()]);
+      response = await Promise.race([sent, aborted]);
       this.afterHeaders = true;
-      this.touch();
+      this.idleTimer?.refresh();
       const value = await read(this, response);
       if (this.reason !== undefined) throw this.reason;
       this.end(response, true);
@@ -398,23 +354,18 @@ export class HttpCall {
       const failure = this.reason ?? failureOf(err, this.context());
       this.abort(failure);
       this.end(response, false);
-      throw failure.code === "DBGPT_ABORTED"
-        ? failure
-        : withoutSecret(this.decorate(failure), this.transport.options.apiKey);
+      if (failure.code === "DBGPT_ABORTED") throw failure;
+      throw withoutSecret(this.decorate(failure), this.transport.options.apiKey);
     }
-  }
-
-  /** The response body ended without [DONE] although it completed: its socket must not be reused. */
-  retire(): void {
-    this.transport.retire();
   }
 
   private startTimers(): void {
     const idle = this.idleTimeoutMs;
     if (idle > 0 && idle < UNDICI_TIMER_MIN_MS) {
       this.idleTimer = setTimeout(() => {
+        if (this.waitingForConsumer) return; // refreshed when the wait is over
         const timedOut = () => this.abort(idleTimeoutError(this.context()));
-        // Still connecting? A connect timeout as long as this one is the better explanation: let it win.
+        // Still connecting? An equally long connect timeout is the better explanation: let it win.
         if (this.afterHeaders || this.transport.options.connectTimeoutMs > idle) timedOut();
         else setTimeout(timedOut, CONNECT_GRACE_MS);
       }, idle);
@@ -427,20 +378,19 @@ export class HttpCall {
 
   private decoded(response: Dispatcher.ResponseData): Readable {
     const body = response.body as unknown as Readable;
-    const encoding = headerValue(response.headers as IncomingHttpHeaders, "content-encoding")
-      ?.trim()
-      .toLowerCase();
-    if (encoding === undefined || encoding === "" || encoding === "identity") return body;
-    const makeDecoder = DECODERS[encoding];
+    const encoding = headerValue(response.headers as IncomingHttpHeaders, "content-encoding");
+    const name = encoding?.trim().toLowerCase() ?? "";
+    if (name === "" || name === "identity") return body;
+    const makeDecoder = DECODERS[name];
     if (makeDecoder === undefined) {
-      throw protocolError(`DB-GPT sent a body in a content encoding the client cannot decode: ${encoding}`);
+      throw protocolError(`DB-GPT sent a body in a content encoding the client cannot decode: ${name}`);
     }
-    body.once("error", () => (this.bodyFailed = true));
+    let bodyFailed = false;
+    body.once("error", () => (bodyFailed = true));
     const decoder = makeDecoder();
     decoder.once("error", (err: Error) => {
-      if (!this.bodyFailed && this.reason === undefined) {
-        this.abort(protocolError(`DB-GPT sent a ${encoding} body that cannot be decoded: ${err.message}`));
-      }
+      if (!bodyFailed)
+        this.abort(protocolError(`DB-GPT sent a ${name} body that cannot be decoded: ${err.message}`));
     });
     return pipeline(body, decoder, () => undefined);
   }
@@ -451,19 +401,17 @@ export class HttpCall {
     this.idleTimer = undefined;
     this.signal?.removeEventListener("abort", this.onSignal);
     this.transport.forget(this);
-    if (response === undefined) return;
-    if (!ok || !response.body.readableEnded) {
+    if (response !== undefined && (!ok || !response.body.readableEnded)) {
       response.body.destroy();
       this.transport.retire();
     }
   }
 }
 
-/** What ended a call: a DbgptError as thrown, a socket/undici error mapped, anything else a response we could not handle. */
+/** A DbgptError as thrown; a socket or undici error mapped; anything else a response we could not handle. */
 function failureOf(err: unknown, context: TransportContext): DbgptError {
   if (isDbgptError(err)) return err;
   if (typeof (err as { code?: unknown } | null)?.code === "string") return errorFromTransport(err, context);
-  return new DbgptError("DBGPT_PROTOCOL", `could not handle DB-GPT's response: ${String(err)}`, {
-    cause: err,
-  });
+  const message = `could not handle DB-GPT's response: ${String(err)}`;
+  return new DbgptError("DBGPT_PROTOCOL", message, { cause: err });
 }
