@@ -117,8 +117,9 @@ export interface ChatResult {
  * One chat call. Its events go to one consumer: an `on("event", listener)` (called synchronously per
  * event, no promise per event; pause()/resume() for backpressure) or an iteration (`for await`).
  * Events are kept from the start until that consumer attaches, in whatever order `result` and the
- * consumer are used; only a call that ended before any consumer attached keeps none. Breaking out of
- * an iteration drains the rest. `result` (also `done()`) settles when the answer is complete. On
+ * consumer are used; only a call that ended while its `result` was awaited with no consumer attached
+ * keeps none (awaiting the result alone says the events are not wanted). Breaking out of an iteration
+ * drains the rest. `result` (also `done()`) settles when the answer is complete. On
  * failure both the iteration and `result` reject with the same DbgptError, whose `partial` holds the
  * answer so far; an error the listener throws fails the call with that error and stops the request.
  * When the caller's signal aborts, no event follows and `result` resolves with `stopped: true`.

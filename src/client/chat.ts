@@ -83,8 +83,28 @@ const enum Outcome {
   Stopped,
 }
 
+/**
+ * The result promise notes that somebody waits for it (then/await): a call that ends while its result is
+ * awaited and no consumer is attached keeps no events (the caller asked for the result alone).
+ */
+class ResultPromise extends Promise<ChatResult> {
+  awaited = false;
+
+  static override get [Symbol.species]() {
+    return Promise;
+  }
+
+  override then<A = ChatResult, B = never>(
+    onResolved?: ((value: ChatResult) => A | PromiseLike<A>) | null,
+    onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null,
+  ): Promise<A | B> {
+    this.awaited = true;
+    return super.then(onResolved, onRejected);
+  }
+}
+
 const enum Consumer {
-  /** Nobody yet: events are kept for the first consumer (dropped if the call ends first). */
+  /** Nobody yet: events are kept for the first consumer. */
   None,
   Iterator,
   Listener,
@@ -94,11 +114,11 @@ const enum Consumer {
 
 /**
  * The caller's view of a chat. Events are kept from the start for the one consumer, an iterator or an
- * `on("event")` listener, whenever it attaches; reading `result` changes nothing. A call that ended
- * before any consumer attached keeps no events.
+ * `on("event")` listener, whenever it attaches; reading `result` changes nothing. Only a call that ended
+ * while its result was awaited with no consumer attached keeps no events.
  */
 export class ChatCallImpl implements ChatCall, AsyncIterator<ChatEvent> {
-  readonly result: Promise<ChatResult>;
+  readonly result: ResultPromise;
   private resolveResult!: (result: ChatResult) => void;
   private rejectResult!: (err: unknown) => void;
   private queue: ChatEvent[] = [];
@@ -115,12 +135,12 @@ export class ChatCallImpl implements ChatCall, AsyncIterator<ChatEvent> {
   http: HttpCall | undefined;
 
   constructor() {
-    this.result = new Promise<ChatResult>((resolve, reject) => {
+    this.result = new ResultPromise((resolve, reject) => {
       this.resolveResult = resolve;
       this.rejectResult = reject;
     });
     // A caller that only iterates or listens still sees the failure there; never an unhandled rejection.
-    this.result.catch(() => undefined);
+    Promise.prototype.then.call(this.result, undefined, () => undefined);
   }
 
   get id(): string | undefined {
@@ -145,7 +165,7 @@ export class ChatCallImpl implements ChatCall, AsyncIterator<ChatEvent> {
     const from = this.head;
     this.queue = [];
     this.head = 0;
-    for (let i = from; i < queued.length && this.outcome === Outcome.Pending; i++) this.deliver(queued[i]);
+    for (let i = from; i < queued.length; i++) if (!this.deliver(queued[i])) break;
     return this;
   }
 
@@ -228,7 +248,7 @@ export class ChatCallImpl implements ChatCall, AsyncIterator<ChatEvent> {
   succeed(result: ChatResult): void {
     if (this.outcome !== Outcome.Pending) return;
     this.outcome = Outcome.Done;
-    if (this.consumer === Consumer.None) this.queue = [];
+    this.dropUnwanted();
     this.resolveResult(result);
     this.settled();
   }
@@ -237,7 +257,7 @@ export class ChatCallImpl implements ChatCall, AsyncIterator<ChatEvent> {
     if (this.outcome !== Outcome.Pending) return;
     this.outcome = Outcome.Failed;
     this.error = err;
-    if (this.consumer === Consumer.None) this.queue = [];
+    this.dropUnwanted();
     this.rejectResult(err);
     this.settled();
   }
@@ -252,6 +272,10 @@ export class ChatCallImpl implements ChatCall, AsyncIterator<ChatEvent> {
     this.settled();
   }
 
+  private dropUnwanted(): void {
+    if (this.consumer === Consumer.None && this.result.awaited) this.queue = [];
+  }
+
   private attach(consumer: Consumer): void {
     if (this.consumer !== Consumer.None) {
       throw invalidInputError("a chat call has one consumer: iterate it or listen to it, once");
@@ -260,12 +284,15 @@ export class ChatCallImpl implements ChatCall, AsyncIterator<ChatEvent> {
   }
 
   /** Calls the listener; what it throws fails the call with that error and stops the request. */
-  private deliver(event: ChatEvent): void {
+  private deliver(event: ChatEvent): boolean {
     try {
       (this.listener as (event: ChatEvent) => void)(event);
+      return true;
     } catch (err) {
+      if (this.outcome !== Outcome.Pending) throw err; // delivering what was kept after the end: to on()'s caller
       this.fail(err);
       this.http?.abort(abortedError("the chat call's listener threw"));
+      return false;
     }
   }
 
