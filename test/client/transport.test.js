@@ -334,7 +334,10 @@ describe("client transport: deadline, timers, encodings, headers, connection reu
         [0, 1, 2, 3, 4].map(async () => {
           const call = ctx.client({ idleTimeoutMs: 1000 }).chat(chatRequest({ question: "stall" }));
           let last = Date.now();
-          call.on("event", () => (last = Date.now()));
+          const iterating = (async () => {
+            for await (const event of call) if (event) last = Date.now();
+          })();
+          await iterating.catch(() => undefined);
           const err = await rejectsWith(call.result, "DBGPT_TIMEOUT");
           assert.match(err.message, /idle timeout/);
           return Date.now() - last;
