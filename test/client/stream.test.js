@@ -232,3 +232,19 @@ describe("parseServerJson depth limit", () => {
     assert.equal(err.code, "DBGPT_PROTOCOL");
   });
 });
+
+describe("eventsource-parser dependency", () => {
+  it("package.json asks for ^3.1.0 or later: maxBufferSize (the 16 MiB event limit) does not exist in 3.0.x", () => {
+    const pkg = require("../../package.json");
+    const range = pkg.dependencies["eventsource-parser"];
+    const match = /^\^(\d+)\.(\d+)\.(\d+)$/.exec(range);
+    assert.ok(match, `a caret range, got ${range}`);
+    const [major, minor] = [Number(match[1]), Number(match[2])];
+    assert.ok(
+      major === 3 && minor >= 1,
+      `eventsource-parser ${range} may resolve to a 3.0.x without maxBufferSize`,
+    );
+    const installed = require("eventsource-parser/package.json").version.split(".").map(Number);
+    assert.ok(installed[0] === 3 && installed[1] >= 1, `installed ${installed.join(".")}`);
+  });
+});
