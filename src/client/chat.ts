@@ -401,7 +401,7 @@ async function readAnswer(
     if (done) return;
     decoder.end();
     if (done) return; // a last event without its blank line was [DONE]
-    http.retire(); // a response without [DONE] closes its connection at once
+    transport.retire(); // a response without [DONE] closes its connection at once
     // `incremental: false` streams carry no [DONE]: a clean end after snapshots is the normal end.
     if (answer.sawSnapshot) complete();
     else throw streamClosedError(http.context());

@@ -177,9 +177,10 @@ export class Transport {
   private newDispatcher(): Dispatcher {
     const { tls, lookup, connectTimeoutMs, keepAliveTimeoutMs } = this.options;
     const connect: buildConnector.BuildOptions = { timeout: Math.min(connectTimeoutMs, MAX_TIMER_MS) };
-    for (const [from, to] of TLS_OPTIONS)
-      if (tls?.[from] !== undefined) Object.assign(connect, { [to]: tls[from] });
-    if (lookup !== undefined) Object.assign(connect, { lookup });
+    // Node's TLS option names, but ALPNProtocols.
+    const { alpnProtocols: ALPNProtocols, ...tlsOptions } = tls ?? {};
+    for (const [name, value] of Object.entries({ ...tlsOptions, ALPNProtocols, lookup }))
+      if (value !== undefined) Object.assign(connect, { [name]: value });
     const agent = {
       keepAliveTimeout: keepAliveTimeoutMs,
       keepAliveMaxTimeout: keepAliveTimeoutMs,
@@ -191,16 +192,6 @@ export class Transport {
     return new Agent({ ...agent, connect: precise ? preciseConnector(connect) : connect });
   }
 }
-
-const TLS_OPTIONS: [keyof TlsOptions, string][] = [
-  ["ca", "ca"],
-  ["cert", "cert"],
-  ["key", "key"],
-  ["passphrase", "passphrase"],
-  ["servername", "servername"],
-  ["rejectUnauthorized", "rejectUnauthorized"],
-  ["alpnProtocols", "ALPNProtocols"],
-];
 
 /** undici's connector with an exact connect timeout (undici's own one runs on its 0.5 s timer wheel). */
 function preciseConnector(options: buildConnector.BuildOptions): buildConnector.connector {
@@ -315,11 +306,6 @@ export class HttpCall {
       headers: headers as IncomingHttpHeaders,
       text: Buffer.concat(parts).toString(),
     };
-  }
-
-  /** The response ended without [DONE]: its connection must not be reused. */
-  retire(): void {
-    this.transport.retire();
   }
 
   /** @internal Runs the call to its one outcome. */
