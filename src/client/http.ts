@@ -199,6 +199,7 @@ function preciseConnector(options: buildConnector.BuildOptions): buildConnector.
   const connect = buildConnector({ ...options, timeout: 0 });
   return (target, callback) => {
     let pending = true;
+    let timer: NodeJS.Timeout | undefined;
     const socket = connect(target, (err, connected) => {
       if (!pending) return connected?.destroy(); // timed out already
       pending = false;
@@ -206,12 +207,14 @@ function preciseConnector(options: buildConnector.BuildOptions): buildConnector.
       if (err) callback(err, null);
       else callback(null, connected as Socket);
     }) as unknown as Socket | undefined;
-    const timer = setTimeout(() => {
-      if (!pending) return;
-      pending = false;
-      socket?.destroy();
-      callback(new undiciErrors.ConnectTimeoutError(`connect timeout after ${timeoutMs} ms`), null);
-    }, timeoutMs);
+    if (pending) {
+      timer = setTimeout(() => {
+        if (!pending) return;
+        pending = false;
+        socket?.destroy();
+        callback(new undiciErrors.ConnectTimeoutError(`connect timeout after ${timeoutMs} ms`), null);
+      }, timeoutMs);
+    }
   };
 }
 
