@@ -14,6 +14,11 @@ const KIND_KEYS = [
   "rawEvents",
   "firstEventDelayMs",
   "eventsPerWrite",
+  "bom",
+  "heartbeats",
+  "encoding",
+  "bigHeader",
+  "deepUsage",
 ];
 const FIELD_KEYS = [
   "match",
@@ -108,6 +113,14 @@ function normalizeFault(spec, id) {
     f.firstEventDelayMs = nonNegativeInt(spec.firstEventDelayMs, "firstEventDelayMs");
   if (spec.eventsPerWrite !== undefined)
     f.eventsPerWrite = Math.max(1, nonNegativeInt(spec.eventsPerWrite, "eventsPerWrite"));
+  if (spec.bom !== undefined) f.bom = Boolean(spec.bom);
+  if (spec.heartbeats !== undefined) f.heartbeats = Boolean(spec.heartbeats);
+  if (spec.encoding !== undefined) {
+    if (typeof spec.encoding !== "string" || spec.encoding === "") fail("encoding must be a string");
+    f.encoding = spec.encoding;
+  }
+  if (spec.bigHeader !== undefined) f.bigHeader = nonNegativeInt(spec.bigHeader, "bigHeader");
+  if (spec.deepUsage !== undefined) f.deepUsage = nonNegativeInt(spec.deepUsage, "deepUsage");
   if (!KIND_KEYS.some((k) => spec[k] !== undefined)) fail(`needs one of ${KIND_KEYS.join(", ")}`);
   return f;
 }

@@ -3,6 +3,7 @@
 // demand. API: README.md beside this file.
 const http = require("node:http");
 const https = require("node:https");
+const zlib = require("node:zlib");
 const { randomBytes, randomUUID } = require("node:crypto");
 
 const data = require("./data");
@@ -134,6 +135,42 @@ function appListForm(app) {
  * Starts an emulator. Resolves to the handle described in README.md.
  * @param {object} [options]
  */
+/** The body-shaping faults (bom, heartbeats, deepUsage, encoding, bigHeader) applied to a response. */
+function reshape(response, f) {
+  if (!f.bom && !f.heartbeats && !f.encoding && f.bigHeader === undefined && f.deepUsage === undefined) {
+    return response;
+  }
+  const headers = { ...response.headers };
+  let chunks = response.chunks;
+  const toBuffer = (c) => (Buffer.isBuffer(c) ? c : Buffer.from(c));
+  if (f.deepUsage !== undefined && !response.sse) {
+    const value = JSON.parse(Buffer.concat([...chunks].map(toBuffer)).toString());
+    delete value.usage;
+    const text = JSON.stringify(value);
+    // Built as text: JSON.stringify itself would overflow the stack on such a value.
+    const usage = '{"tokens":'.repeat(f.deepUsage) + "1" + "}".repeat(f.deepUsage);
+    chunks = [text.slice(0, -1) + ',"usage":' + usage + "}"];
+  }
+  if (f.heartbeats) chunks = [...chunks].flatMap((c) => ["data:\n\n", c]);
+  if (f.bom) {
+    const [first = "", ...rest] = [...chunks];
+    chunks = [Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), toBuffer(first)]), ...rest];
+  }
+  if (f.encoding) {
+    const whole = Buffer.concat([...chunks].map(toBuffer));
+    const compress = { gzip: zlib.gzipSync, deflate: zlib.deflateSync, br: zlib.brotliCompressSync }[
+      f.encoding
+    ];
+    chunks = [compress ? compress(whole) : whole];
+    headers["content-encoding"] = f.encoding;
+  }
+  if (headers["content-length"] !== undefined) {
+    headers["content-length"] = String([...chunks].reduce((n, c) => n + toBuffer(c).length, 0));
+  }
+  if (f.bigHeader !== undefined) headers["x-emulator-padding"] = "a".repeat(f.bigHeader);
+  return { ...response, headers, chunks };
+}
+
 async function startEmulator(options = {}) {
   const config = {
     delayMs: 0,
@@ -248,6 +285,7 @@ async function startEmulator(options = {}) {
       out = render.sseResponse(fault.rawEvents, fault.rawEnd === "destroy" ? "destroy" : "end");
       if (fault.rawEnd === "close") out.headers.connection = "close"; // Node closes the socket after the end
     }
+    if (fault) out = reshape(out, fault);
     if (out.sse && !res.shouldKeepAlive && out.headers.connection === "keep-alive") {
       // The route's "connection: keep-alive" would override the client's "Connection: close" in Node;
       // uvicorn answers such a request with "Connection: close", which Node adds by itself.

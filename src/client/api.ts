@@ -36,6 +36,8 @@ export interface ClientOptions {
   apiKey?: string;
   /** No bytes from the server for this long fails the request with DBGPT_TIMEOUT. 0 = none. Default 120000. */
   idleTimeoutMs?: number;
+  /** Total time one call may take, however steadily bytes arrive; past it DBGPT_TIMEOUT. 0 = none (default). */
+  deadlineMs?: number;
   /** Default: 10000, or idleTimeoutMs when that is shorter (and non-zero). */
   connectTimeoutMs?: number;
   /** Idle keep-alive sockets are closed after this long. Default 4000. */
@@ -53,6 +55,8 @@ export interface CallOptions {
   signal?: AbortSignal;
   /** Overrides the client's idle timeout for this call (ms, 0 = none). */
   idleTimeoutMs?: number;
+  /** Overrides the client's deadline for this call (ms, 0 = none). */
+  deadlineMs?: number;
 }
 
 export interface ChatRequest {
@@ -122,15 +126,24 @@ export interface ChatResult {
 }
 
 /**
- * One chat call. Iterate it for the events; `result` settles when the stream has ended.
- * Reading `result` while no iteration has started drains the stream: events that arrive before an
- * iteration starts are dropped, so start iterating in the same tick as reading `result` (or read it
- * after). On failure both the iteration and `result` reject with the same DbgptError, whose `partial`
- * holds the answer so far. When the caller's signal aborts, iteration ends and `result` resolves with
- * `stopped: true`.
+ * One chat call. Its events go to one consumer: an `on("event", listener)` (called synchronously per
+ * event, no promise per event; pause()/resume() for backpressure) or an iteration (`for await`).
+ * Events are kept from the start until that consumer attaches, in whatever order `result` and the
+ * consumer are used; only a call that ended while its `result` was awaited with no consumer attached
+ * keeps none (awaiting the result alone says the events are not wanted). Breaking out of an iteration
+ * drains the rest. `result` (also `done()`) settles when the answer is complete. On
+ * failure both the iteration and `result` reject with the same DbgptError, whose `partial` holds the
+ * answer so far; an error the listener throws fails the call with that error and stops the request.
+ * When the caller's signal aborts, no event follows and `result` resolves with `stopped: true`.
  */
 export interface ChatCall extends AsyncIterable<ChatEvent> {
   readonly result: Promise<ChatResult>;
+  done(): Promise<ChatResult>;
+  /** Takes every event, starting with those kept so far (delivered at once). One consumer per call. */
+  on(type: "event", listener: (event: ChatEvent) => void): this;
+  /** The listener wants no more events for now: the response is not read until resume(). */
+  pause(): void;
+  resume(): void;
   /** The chunk id / model seen so far (for stream messages). */
   readonly id: string | undefined;
   readonly model: string;

@@ -1,21 +1,22 @@
 /**
  * One chat call: the request body, the streamed response turned into ChatEvents, and the ChatCall
- * callers iterate (with backpressure) and await.
+ * callers consume (a listener or an iterator, with backpressure) and await.
  */
-import type { IncomingHttpHeaders } from "undici/types/header";
+import type { Dispatcher } from "undici";
 import type { CallOptions, ChatCall, ChatEvent, ChatRequest, ChatResult } from "./api";
 import { CHAT_MODES } from "./api";
 import { ChatAnswer } from "./answer";
 import {
   type DbgptError,
+  abortedError,
   invalidInputError,
+  isDbgptError,
   protocolError,
   streamClosedError,
   unsuccessfulResultError,
-  type TransportContext,
 } from "./errors";
-import { Exchange, headerValue, type Transport } from "./http";
-import { SseChunkDecoder } from "./stream";
+import { headerValue, type HttpCall, type Transport } from "./http";
+import { SseChunkDecoder, parseServerJson } from "./stream";
 import type { ChatCompletionRequestBody, StreamChunk } from "./wire";
 
 export const CHAT_PATH = "/api/v2/chat/completions";
@@ -83,52 +84,103 @@ const enum Outcome {
 }
 
 /**
- * The caller's view of a chat. Events are queued for an iterator; once `result` has been asked for
- * while no iterator exists, events are dropped instead (the stream is drained). Breaking out of the
- * iteration also drains: `result` still settles.
+ * The result promise notes that somebody waits for it (then/await): a call that ends while its result is
+ * awaited and no consumer is attached keeps no events (the caller asked for the result alone).
+ */
+class ResultPromise extends Promise<ChatResult> {
+  awaited = false;
+
+  static override get [Symbol.species]() {
+    return Promise;
+  }
+
+  override then<A = ChatResult, B = never>(
+    onResolved?: ((value: ChatResult) => A | PromiseLike<A>) | null,
+    onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null,
+  ): Promise<A | B> {
+    this.awaited = true;
+    return super.then(onResolved, onRejected);
+  }
+}
+
+const enum Consumer {
+  /** Nobody yet: events are kept for the first consumer. */
+  None,
+  Iterator,
+  Listener,
+  /** The iteration was left early: the rest is drained. */
+  Gone,
+}
+
+/**
+ * The caller's view of a chat. Events are kept from the start for the one consumer, an iterator or an
+ * `on("event")` listener, whenever it attaches; reading `result` changes nothing. Only a call that ended
+ * while its result was awaited with no consumer attached keeps no events.
  */
 export class ChatCallImpl implements ChatCall, AsyncIterator<ChatEvent> {
-  private readonly resultPromise: Promise<ChatResult>;
+  readonly result: ResultPromise;
   private resolveResult!: (result: ChatResult) => void;
-  private rejectResult!: (err: DbgptError) => void;
+  private rejectResult!: (err: unknown) => void;
   private queue: ChatEvent[] = [];
   private head = 0;
+  private consumer = Consumer.None;
+  private listener: ((event: ChatEvent) => void) | undefined;
   private waiting:
     { resolve: (r: IteratorResult<ChatEvent>) => void; reject: (e: unknown) => void } | undefined;
-  private iterating = false;
-  private resultAsked = false;
-  private dropEvents = false;
-  private paused = false;
+  private pausedByCaller = false;
+  private wakeReader: (() => void) | undefined;
   private outcome = Outcome.Pending;
-  private error: DbgptError | undefined;
-  /** Set by the exchange; undefined when the request was refused before being sent. */
-  exchange: ChatExchange | undefined;
+  private error: unknown;
+  answer: ChatAnswer | undefined;
+  http: HttpCall | undefined;
 
   constructor() {
-    this.resultPromise = new Promise<ChatResult>((resolve, reject) => {
+    this.result = new ResultPromise((resolve, reject) => {
       this.resolveResult = resolve;
       this.rejectResult = reject;
     });
-    // A caller that only iterates still sees the failure there; never an unhandled rejection.
-    this.resultPromise.catch(() => undefined);
-  }
-
-  get result(): Promise<ChatResult> {
-    this.resultAsked = true;
-    if (!this.iterating && this.queue.length !== 0) this.drain();
-    return this.resultPromise;
+    // A caller that only iterates or listens still sees the failure there; never an unhandled rejection.
+    Promise.prototype.then.call(this.result, undefined, () => undefined);
   }
 
   get id(): string | undefined {
-    return this.exchange?.answer.id;
+    return this.answer?.id;
   }
 
   get model(): string {
-    return this.exchange?.answer.model ?? "";
+    return this.answer?.model ?? "";
+  }
+
+  done(): Promise<ChatResult> {
+    return this.result;
+  }
+
+  on(type: "event", listener: (event: ChatEvent) => void): this {
+    if (type !== "event" || typeof listener !== "function") {
+      throw invalidInputError('on() takes "event" and a function');
+    }
+    this.attach(Consumer.Listener);
+    this.listener = listener;
+    const queued = this.queue;
+    const from = this.head;
+    this.queue = [];
+    this.head = 0;
+    for (let i = from; i < queued.length; i++) if (!this.deliver(queued[i])) break;
+    return this;
+  }
+
+  pause(): void {
+    this.pausedByCaller = true;
+  }
+
+  resume(): void {
+    this.pausedByCaller = false;
+    this.wake();
   }
 
   [Symbol.asyncIterator](): AsyncIterator<ChatEvent> {
-    this.iterating = true;
+    if (this.consumer === Consumer.None || this.consumer === Consumer.Listener)
+      this.attach(Consumer.Iterator);
     return this;
   }
 
@@ -139,13 +191,10 @@ export class ChatCallImpl implements ChatCall, AsyncIterator<ChatEvent> {
         this.queue.length = 0;
         this.head = 0;
       }
-      if (this.paused && this.queue.length - this.head <= QUEUE_LOW) {
-        this.paused = false;
-        this.exchange?.resume();
-      }
+      if (this.queue.length - this.head <= QUEUE_LOW) this.wake();
       return Promise.resolve({ value, done: false });
     }
-    if (this.outcome === Outcome.Pending) {
+    if (this.outcome === Outcome.Pending && this.consumer !== Consumer.Gone) {
       return new Promise((resolve, reject) => {
         this.waiting = { resolve, reject };
       });
@@ -154,63 +203,109 @@ export class ChatCallImpl implements ChatCall, AsyncIterator<ChatEvent> {
   }
 
   return(): Promise<IteratorResult<ChatEvent>> {
-    this.drain();
+    this.consumer = Consumer.Gone;
+    this.queue = [];
+    this.head = 0;
+    this.wake();
     return Promise.resolve({ value: undefined, done: true });
   }
 
   /** An event from the answer. */
   push(event: ChatEvent): void {
-    if (this.dropEvents) return;
-    const waiting = this.waiting;
-    if (waiting !== undefined) {
-      this.waiting = undefined;
-      waiting.resolve({ value: event, done: false });
-      return;
+    if (this.outcome !== Outcome.Pending) return;
+    switch (this.consumer) {
+      case Consumer.Listener:
+        this.deliver(event);
+        return;
+      case Consumer.Gone:
+        return;
+      default: {
+        const waiting = this.waiting;
+        if (waiting !== undefined) {
+          this.waiting = undefined;
+          waiting.resolve({ value: event, done: false });
+        } else {
+          this.queue.push(event);
+        }
+      }
     }
-    if (this.resultAsked && !this.iterating) {
-      this.drain();
-      return;
-    }
-    this.queue.push(event);
-    if (!this.paused && this.queue.length - this.head >= QUEUE_HIGH) {
-      this.paused = true;
-      this.exchange?.pause();
-    }
+  }
+
+  /** The reader should wait (whenReady()) before reading more of the response. */
+  get backlogged(): boolean {
+    return (
+      this.pausedByCaller ||
+      (this.consumer === Consumer.Iterator && this.queue.length - this.head >= QUEUE_HIGH)
+    );
+  }
+
+  whenReady(): Promise<void> {
+    return new Promise((resolve) => {
+      this.wakeReader = resolve;
+    });
   }
 
   succeed(result: ChatResult): void {
+    if (this.outcome !== Outcome.Pending) return;
     this.outcome = Outcome.Done;
+    this.dropUnwanted();
     this.resolveResult(result);
-    this.wake();
+    this.settled();
   }
 
-  fail(err: DbgptError): void {
+  fail(err: unknown): void {
+    if (this.outcome !== Outcome.Pending) return;
     this.outcome = Outcome.Failed;
     this.error = err;
+    this.dropUnwanted();
     this.rejectResult(err);
-    this.wake();
+    this.settled();
   }
 
-  /** The caller's signal (or the client closing) stopped it: iteration ends at once. */
+  /** The caller's signal (or the client closing) stopped it: no event after this. */
   stop(result: ChatResult): void {
+    if (this.outcome !== Outcome.Pending) return;
     this.outcome = Outcome.Stopped;
-    this.queue.length = 0;
+    this.queue = [];
     this.head = 0;
     this.resolveResult(result);
-    this.wake();
+    this.settled();
   }
 
-  private drain(): void {
-    this.dropEvents = true;
-    this.queue.length = 0;
-    this.head = 0;
-    if (this.paused) {
-      this.paused = false;
-      this.exchange?.resume();
+  private dropUnwanted(): void {
+    if (this.consumer === Consumer.None && this.result.awaited) this.queue = [];
+  }
+
+  private attach(consumer: Consumer): void {
+    if (this.consumer !== Consumer.None) {
+      throw invalidInputError("a chat call has one consumer: iterate it or listen to it, once");
+    }
+    this.consumer = consumer;
+  }
+
+  /** Calls the listener; what it throws fails the call with that error and stops the request. */
+  private deliver(event: ChatEvent): boolean {
+    try {
+      (this.listener as (event: ChatEvent) => void)(event);
+      return true;
+    } catch (err) {
+      if (this.outcome !== Outcome.Pending) throw err; // delivering what was kept after the end: to on()'s caller
+      this.fail(err);
+      this.http?.abort(abortedError("the chat call's listener threw"));
+      return false;
     }
   }
 
   private wake(): void {
+    const wake = this.wakeReader;
+    if (wake === undefined) return;
+    this.wakeReader = undefined;
+    wake();
+  }
+
+  private settled(): void {
+    this.pausedByCaller = false;
+    this.wake();
     const waiting = this.waiting;
     if (waiting === undefined) return;
     this.waiting = undefined;
@@ -227,137 +322,149 @@ export class ChatCallImpl implements ChatCall, AsyncIterator<ChatEvent> {
   }
 }
 
-/** The HTTP side of one chat: SSE or a whole JSON answer, into a ChatAnswer. */
-export class ChatExchange extends Exchange {
-  readonly answer: ChatAnswer;
-  private decoder: SseChunkDecoder | undefined;
-
-  constructor(
-    transport: Transport,
-    options: CallOptions | undefined,
-    private readonly call: ChatCallImpl,
-    private readonly request: ChatRequest,
-    private readonly startedAt: number,
-    private readonly maxEventBytes: number,
-  ) {
-    super(transport, options);
-    this.answer = new ChatAnswer(request.chatMode, request.chatParam, request.model, (event) =>
-      call.push(event),
-    );
-    call.exchange = this;
+/** Starts one chat: the HTTP call, its SSE or whole JSON answer, into a ChatAnswer and the ChatCall. */
+export function startChat(
+  transport: Transport,
+  request: ChatRequest,
+  options: CallOptions | undefined,
+  maxEventBytes: number,
+): ChatCall {
+  const startedAt = performance.now();
+  const call = new ChatCallImpl();
+  let body: string;
+  try {
+    body = JSON.stringify(chatRequestBody(request));
+  } catch (err) {
+    call.fail(isDbgptError(err) ? err : invalidInputError(String(err)));
+    return call;
   }
-
-  override context(): TransportContext {
-    const context = super.context();
-    if (this.request.chatMode === "chat_app") {
-      context.chatApp = { appId: this.request.chatParam ?? "", events: this.answer.chunks };
-    }
-    return context;
-  }
-
-  // ---- Exchange ----
-
-  protected begin(status: number, headers: IncomingHttpHeaders): void {
-    const type = headerValue(headers, "content-type") ?? "";
-    if (status >= 200 && status < 300 && type.includes("text/event-stream")) {
-      this.decoder = new SseChunkDecoder(this.answer, () => this.complete(), this.maxEventBytes);
-    } else {
-      this.collectBody(headers);
-    }
-  }
-
-  protected data(chunk: Buffer): void {
-    (this.decoder as SseChunkDecoder).push(chunk);
-  }
-
-  protected end(): void {
-    (this.decoder as SseChunkDecoder).end();
-    if (this.settled) return; // a last event without its blank line was [DONE]
-    // `incremental: false` streams carry no [DONE]: a clean end after snapshots is the normal end.
-    if (this.answer.sawSnapshot) this.complete();
-    else throw streamClosedError(this.context());
-  }
-
-  protected wholeBody(text: string): void {
-    if (this.status < 200 || this.status >= 300) {
-      throw this.transport.responseError({
-        status: this.status,
-        statusText: this.statusText,
-        headers: this.headers,
-        text,
-      });
-    }
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch {
-      throw protocolError("DB-GPT answered with a body that is neither an event stream nor JSON", text);
-    }
-    const envelope = value as { success?: unknown; err_msg?: unknown; choices?: unknown } | null;
-    if (envelope !== null && typeof envelope === "object" && envelope.success === false) {
-      throw unsuccessfulResultError(
-        this.status,
-        text,
-        typeof envelope.err_msg === "string" ? envelope.err_msg : undefined,
-      );
-    }
-    const choice = Array.isArray(envelope?.choices)
-      ? (envelope.choices[0] as { message?: unknown })
-      : undefined;
-    const message = choice?.message as
-      { content?: string | null; reasoning_content?: string | null } | undefined;
-    if (message === null || typeof message !== "object") {
-      throw protocolError("DB-GPT answered with JSON that is not a chat completion", text);
-    }
-    this.answer.onWhole(value as StreamChunk, message.content, message.reasoning_content);
-    this.complete();
-  }
-
-  protected override decorate(err: DbgptError): DbgptError {
-    if (err.partial === undefined) err.partial = this.answer.output.text;
+  const answer = new ChatAnswer(request.chatMode, request.chatParam, request.model, (event) =>
+    call.push(event),
+  );
+  call.answer = answer;
+  const resultOf = (stopped: boolean) => chatResult(request, answer, startedAt, stopped);
+  const complete = () => {
+    answer.finish();
+    call.succeed(resultOf(false));
+  };
+  const accept =
+    request.chatMode === "chat_app" || request.stream !== false ? "text/event-stream" : "application/json";
+  const { http, outcome } = transport.call("POST", CHAT_PATH, body, { accept }, options, (http, response) =>
+    readAnswer(transport, http, response, call, answer, complete, maxEventBytes),
+  );
+  call.http = http;
+  http.onStop = () => call.stop(resultOf(true));
+  http.decorate = (err) => {
+    if (err.partial === undefined) err.partial = answer.output.text;
     return err;
+  };
+  if (request.chatMode === "chat_app") {
+    http.contextOf = (context) => ({
+      ...context,
+      chatApp: { appId: request.chatParam ?? "", events: answer.chunks },
+    });
   }
+  outcome.then(
+    () => undefined, // the answer completed the call
+    (err: DbgptError) => (err.code === "DBGPT_ABORTED" ? call.stop(resultOf(true)) : call.fail(err)),
+  );
+  return call;
+}
 
-  protected failed(err: DbgptError): void {
-    this.call.fail(err);
-  }
-
-  protected stopped(): void {
-    this.call.stop(this.result(true));
-  }
-
-  private complete(): void {
-    this.answer.finish();
-    this.succeed();
-    this.call.succeed(this.result(false));
-  }
-
-  private result(stopped: boolean): ChatResult {
-    const answer = this.answer;
-    const reportedId = answer.id;
-    const result: ChatResult = {
-      text: answer.output.text,
-      convUid:
-        this.request.convUid !== undefined && this.request.convUid !== ""
-          ? this.request.convUid
-          : reportedId !== undefined && !reportedId.startsWith("chatcmpl-")
-            ? reportedId
-            : undefined,
-      id: reportedId,
-      model: answer.model,
-      chunks: answer.chunks,
-      reasoning: answer.output.reasoning,
-      firstTokenMs:
-        answer.output.firstTextAt === undefined ? undefined : answer.output.firstTextAt - this.startedAt,
-      durationMs: performance.now() - this.startedAt,
-      stopped,
-    };
-    if (this.request.chatMode === "chat_app") {
-      result.raw = answer.raw ?? "";
-      result.messages = answer.messages;
-      result.plans = answer.plans;
+/** Reads the response: an SSE stream (to its end, past [DONE], so the connection can be reused) or JSON. */
+async function readAnswer(
+  transport: Transport,
+  http: HttpCall,
+  response: Dispatcher.ResponseData,
+  call: ChatCallImpl,
+  answer: ChatAnswer,
+  complete: () => void,
+  maxEventBytes: number,
+): Promise<void> {
+  const status = response.statusCode;
+  const type = headerValue(response.headers, "content-type") ?? "";
+  if (status >= 200 && status < 300 && type.includes("text/event-stream")) {
+    let done = false;
+    const decoder = new SseChunkDecoder(
+      answer,
+      () => {
+        done = true;
+        complete();
+      },
+      maxEventBytes,
+    );
+    for await (const chunk of http.chunksOf(response)) {
+      if (done) continue; // anything after [DONE] is read and dropped
+      decoder.push(chunk);
+      if (call.backlogged) await http.whileWaiting(call.whenReady());
     }
-    if (answer.usage !== undefined) result.usage = answer.usage;
-    return Object.assign(result, answer.resultData());
+    if (done) return;
+    decoder.end();
+    if (done) return; // a last event without its blank line was [DONE]
+    transport.retire(); // a response without [DONE] closes its connection at once
+    // `incremental: false` streams carry no [DONE]: a clean end after snapshots is the normal end.
+    if (answer.sawSnapshot) complete();
+    else throw streamClosedError(http.context());
+    return;
   }
+  const whole = await http.textOf(response);
+  const text = whole.text;
+  if (status < 200 || status >= 300) throw transport.responseError(whole);
+  let value: unknown;
+  try {
+    value = parseServerJson(text);
+  } catch (err) {
+    if (isDbgptError(err)) throw err;
+    throw protocolError("DB-GPT answered with a body that is neither an event stream nor JSON", text);
+  }
+  const envelope = value as { success?: unknown; err_msg?: unknown; choices?: unknown } | null;
+  if (envelope !== null && typeof envelope === "object" && envelope.success === false) {
+    throw unsuccessfulResultError(
+      status,
+      text,
+      typeof envelope.err_msg === "string" ? envelope.err_msg : undefined,
+    );
+  }
+  const choice = Array.isArray(envelope?.choices)
+    ? (envelope.choices[0] as { message?: unknown })
+    : undefined;
+  const message = choice?.message as
+    { content?: string | null; reasoning_content?: string | null } | undefined;
+  if (message === null || typeof message !== "object") {
+    throw protocolError("DB-GPT answered with JSON that is not a chat completion", text);
+  }
+  answer.onWhole(value as StreamChunk, message.content, message.reasoning_content);
+  complete();
+}
+
+function chatResult(
+  request: ChatRequest,
+  answer: ChatAnswer,
+  startedAt: number,
+  stopped: boolean,
+): ChatResult {
+  const reportedId = answer.id;
+  const result: ChatResult = {
+    text: answer.output.text,
+    convUid:
+      request.convUid !== undefined && request.convUid !== ""
+        ? request.convUid
+        : reportedId !== undefined && !reportedId.startsWith("chatcmpl-")
+          ? reportedId
+          : undefined,
+    id: reportedId,
+    model: answer.model,
+    chunks: answer.chunks,
+    reasoning: answer.output.reasoning,
+    firstTokenMs: answer.output.firstTextAt === undefined ? undefined : answer.output.firstTextAt - startedAt,
+    durationMs: performance.now() - startedAt,
+    stopped,
+  };
+  if (request.chatMode === "chat_app") {
+    result.raw = answer.raw ?? "";
+    result.messages = answer.messages;
+    result.plans = answer.plans;
+  }
+  if (answer.usage !== undefined) result.usage = answer.usage;
+  return Object.assign(result, answer.resultData());
 }

@@ -13,7 +13,7 @@ import type {
 } from "./api";
 import { splitThinking } from "./answer";
 import { extractArtifacts, planSql, VIEW_FAILED_TEXT } from "./artifacts";
-import { CHAT_PATH, ChatCallImpl, ChatExchange, chatRequestBody } from "./chat";
+import { CHAT_PATH, startChat } from "./chat";
 import {
   DbgptError,
   invalidInputError,
@@ -24,7 +24,7 @@ import {
   withoutSecret,
 } from "./errors";
 import { Transport, type TextResponse } from "./http";
-import { DEFAULT_MAX_EVENT_BYTES } from "./stream";
+import { DEFAULT_MAX_EVENT_BYTES, parseServerJson } from "./stream";
 import type {
   App,
   AppListData,
@@ -126,8 +126,9 @@ function validTimeout(value: number | undefined, name: string): number | undefin
 
 function parseJson(text: string): unknown {
   try {
-    return JSON.parse(text);
-  } catch {
+    return parseServerJson(text);
+  } catch (err) {
+    if (isDbgptError(err)) throw err; // nested too deep
     return undefined; // JSON.parse itself never returns undefined
   }
 }
@@ -162,6 +163,7 @@ export class DbgptClient {
       }
     }
     const idleTimeoutMs = validTimeout(options.idleTimeoutMs, "idleTimeoutMs") ?? DEFAULT_IDLE_TIMEOUT_MS;
+    const deadlineMs = validTimeout(options.deadlineMs, "deadlineMs") ?? 0;
     const connectTimeoutMs =
       validTimeout(options.connectTimeoutMs, "connectTimeoutMs") ??
       (idleTimeoutMs > 0 ? Math.min(DEFAULT_CONNECT_TIMEOUT_MS, idleTimeoutMs) : DEFAULT_CONNECT_TIMEOUT_MS);
@@ -179,6 +181,7 @@ export class DbgptClient {
       baseUrl: this.baseUrl,
       apiKey,
       idleTimeoutMs,
+      deadlineMs,
       connectTimeoutMs,
       keepAliveTimeoutMs,
       ...(options.tls === undefined ? {} : { tls: options.tls }),
@@ -329,20 +332,7 @@ export class DbgptClient {
    * the call (DBGPT_INVALID_INPUT) before anything is sent.
    */
   chat(request: ChatRequest, options?: CallOptions): ChatCall {
-    const startedAt = performance.now();
-    const call = new ChatCallImpl();
-    let body: string;
-    try {
-      body = JSON.stringify(chatRequestBody(request));
-    } catch (err) {
-      call.fail(isDbgptError(err) ? err : invalidInputError(String(err)));
-      return call;
-    }
-    const exchange = new ChatExchange(this.transport, options, call, request, startedAt, this.maxEventBytes);
-    const accept =
-      request.chatMode === "chat_app" || request.stream !== false ? "text/event-stream" : "application/json";
-    this.transport.send(exchange, "POST", CHAT_PATH, body, { accept });
-    return call;
+    return startChat(this.transport, request, options, this.maxEventBytes);
   }
 
   /**

@@ -2,6 +2,7 @@
  * DbgptError and its codes: the one place where HTTP, socket and stream failures are named.
  * Every failure the client reports is a DbgptError; callers switch on `code`.
  */
+import { maxHeaderSize } from "node:http";
 
 export const ERROR_CODES = [
   "DBGPT_CONNECT",
@@ -145,11 +146,11 @@ export function errorFromTransport(err: unknown, ctx: TransportContext): DbgptEr
       { cause: err },
     );
   }
-  if (timeout !== undefined) {
-    const when = ctx.afterHeaders ? "no data" : "no response";
+  if (timeout !== undefined) return idleTimeoutError(ctx, err);
+  if (code === "UND_ERR_HEADERS_OVERFLOW") {
     return new DbgptError(
-      "DBGPT_TIMEOUT",
-      `${when} from DB-GPT at ${ctx.origin} for ${seconds(ctx.idleTimeoutMs)} (idle timeout)`,
+      "DBGPT_PROTOCOL",
+      `DB-GPT at ${ctx.origin} sent response headers larger than the limit (${HEADER_LIMIT_TEXT})`,
       { cause: err },
     );
   }
@@ -168,6 +169,27 @@ export function errorFromTransport(err: unknown, ctx: TransportContext): DbgptEr
     });
   }
   return streamClosedError(ctx, err);
+}
+
+/** undici's default limit on response headers: Node's --max-http-header-size. */
+const HEADER_LIMIT_TEXT = `${Math.round(maxHeaderSize / 1024)} KiB`;
+
+/** No bytes for the idle timeout, before or after the headers. */
+export function idleTimeoutError(ctx: TransportContext, cause?: unknown): DbgptError {
+  const when = ctx.afterHeaders ? "no data" : "no response";
+  return new DbgptError(
+    "DBGPT_TIMEOUT",
+    `${when} from DB-GPT at ${ctx.origin} for ${seconds(ctx.idleTimeoutMs)} (idle timeout)`,
+    cause === undefined ? {} : { cause },
+  );
+}
+
+/** The call took longer than its deadline in total, however steadily bytes arrived. */
+export function deadlineError(ctx: TransportContext, deadlineMs: number): DbgptError {
+  return new DbgptError(
+    "DBGPT_TIMEOUT",
+    `DB-GPT at ${ctx.origin} did not finish within ${seconds(deadlineMs)} (deadline)`,
+  );
 }
 
 /** After the headers, the connection ended before the response was complete ([DONE] for a stream). */

@@ -1,21 +1,25 @@
 /**
- * HTTP with undici: one keep-alive dispatcher per client, explicit timeouts, an AbortSignal on every
- * call, redirects never followed. Requests use undici's handler API so every response byte is seen
- * synchronously: a request that fails while its response is still arriving (an in-stream error, the
- * answer judged at [DONE], a JSON body complete by its content-length, a timeout, an abort) is aborted
- * before undici can return its socket to the pool, so that connection is closed. (A failure seen only
- * at the clean end of a response, e.g. a stream ending without [DONE], comes too late for that: undici
- * has completed the request, and the healthy socket idles out after keepAliveTimeoutMs.)
+ * HTTP with undici's request(): one keep-alive dispatcher per client, an AbortSignal on every call,
+ * redirects never followed. Timeouts: undici's connect timeout; the idle timeout is undici's
+ * headersTimeout/bodyTimeout when long enough for their 0.5 s timer wheel to be precise, otherwise a
+ * timer refreshed per chunk; the deadline is one timer per call. A call that fails or stops after its
+ * response started, or whose stream ended without [DONE], retires the dispatcher: new calls get a fresh
+ * one and the old one closes its sockets as soon as its calls in flight are over, so that connection
+ * never goes back into use (undici pools a socket before the caller has read the end of its body).
  */
 import type { LookupFunction, Socket } from "node:net";
+import { pipeline, type Readable, type Transform } from "node:stream";
+import { createBrotliDecompress, createGunzip, createInflate } from "node:zlib";
 import { Agent, EnvHttpProxyAgent, buildConnector, errors as undiciErrors, type Dispatcher } from "undici";
 import type { IncomingHttpHeaders } from "undici/types/header";
 import type { CallOptions, TlsOptions } from "./api";
 import {
   DbgptError,
   abortedError,
+  deadlineError,
   errorFromResponse,
   errorFromTransport,
+  idleTimeoutError,
   invalidInputError,
   isDbgptError,
   protocolError,
@@ -27,12 +31,26 @@ import {
 const MAX_JSON_BODY_BYTES = 64 * 1024 * 1024;
 /** Node turns longer timer delays into 1 ms; a longer timeout is "practically never" anyway. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** undici's timers above 1 s run on a wheel that fires up to ~1 s late: used only where that is < 5 % (3.3 % at most). */
+const UNDICI_TIMER_MIN_MS = 30_000;
+
+/** How long an idle timeout before the headers waits for an equally long connect timeout to report. */
+const CONNECT_GRACE_MS = 20;
+
+const DECODERS: Record<string, () => Transform> = {
+  gzip: createGunzip,
+  "x-gzip": createGunzip,
+  deflate: createInflate,
+  br: createBrotliDecompress,
+};
 
 export interface TransportOptions {
   /** Normalised server root, e.g. `http://host:5670/prefix`. */
   baseUrl: string;
   apiKey: string | undefined;
   idleTimeoutMs: number;
+  /** Total time per call, 0 = none. */
+  deadlineMs: number;
   connectTimeoutMs: number;
   keepAliveTimeoutMs: number;
   tls?: TlsOptions;
@@ -53,13 +71,17 @@ export function headerValue(headers: IncomingHttpHeaders, name: string): string 
   return Array.isArray(value) ? value[0] : value;
 }
 
+/** Interprets a response; what it throws fails the call. */
+export type ResponseReader<T> = (http: HttpCall, response: Dispatcher.ResponseData) => Promise<T>;
+
 /** The connection to one DB-GPT server, shared by every call of a client. */
 export class Transport {
-  readonly origin: string;
-  readonly basePath: string;
-  private readonly dispatcher: Dispatcher;
+  private readonly origin: string;
+  private readonly basePath: string;
   private readonly baseHeaders: Record<string, string>;
-  private readonly active = new Set<Exchange>();
+  private dispatcher: Dispatcher;
+  private readonly retired = new Set<Dispatcher>();
+  private readonly active = new Set<HttpCall>();
   private closed: Promise<void> | undefined;
 
   constructor(readonly options: TransportOptions) {
@@ -67,53 +89,28 @@ export class Transport {
     this.origin = url.origin;
     this.basePath = url.pathname.replace(/\/+$/, "");
     this.baseHeaders = options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {};
-    const connect = {
-      ...tlsConnectOptions(options.tls),
-      ...(options.lookup ? { lookup: options.lookup } : {}),
-      timeout: options.connectTimeoutMs,
-    };
-    const agentOptions = {
-      keepAliveTimeout: options.keepAliveTimeoutMs,
-      keepAliveMaxTimeout: options.keepAliveTimeoutMs,
-      // undici's own header/body timers tick once a second; each Exchange keeps a finer idle timer.
-      headersTimeout: 0,
-      bodyTimeout: 0,
-    };
-    this.dispatcher = options.useEnvProxy
-      ? new EnvHttpProxyAgent({ ...agentOptions, connect, requestTls: connect })
-      : new Agent({ ...agentOptions, connect: preciseConnector(connect) });
+    this.dispatcher = this.newDispatcher();
   }
 
-  /** Starts a request; the exchange settles itself (result, failure or stop). */
-  send(
-    exchange: Exchange,
+  /** Starts a call; `http.outcome` settles with what `read` returns, or the one DbgptError it ended with. */
+  call<T>(
     method: "GET" | "POST",
     path: string,
-    body?: string,
-    headers?: Record<string, string>,
-  ) {
-    if (this.closed !== undefined) {
-      exchange.stop(abortedError("the DB-GPT client is closed"));
-      return;
-    }
-    if (!exchange.watchSignal()) return;
-    this.active.add(exchange);
-    const allHeaders: Record<string, string> = { ...this.baseHeaders, ...headers };
-    if (body !== undefined) allHeaders["content-type"] = "application/json";
-    try {
-      this.dispatcher.dispatch(
-        {
-          origin: this.origin,
-          path: this.basePath + path,
-          method,
-          headers: allHeaders,
-          body: body ?? null,
-        },
-        exchange,
-      );
-    } catch (err) {
-      exchange.fail(errorFromTransport(err, exchange.context()));
-    }
+    body: string | undefined,
+    headers: Record<string, string>,
+    options: CallOptions | undefined,
+    read: ResponseReader<T>,
+  ): { http: HttpCall; outcome: Promise<T> } {
+    const http = new HttpCall(this, options);
+    if (body !== undefined) headers["content-type"] = "application/json";
+    const request = {
+      origin: this.origin,
+      path: this.basePath + path,
+      method,
+      headers: { ...this.baseHeaders, ...headers },
+      body: body ?? null,
+    };
+    return { http, outcome: http.run(request, read) };
   }
 
   /** A GET or POST whose whole body is read and interpreted; `interpret` throws a DbgptError to fail. */
@@ -124,10 +121,10 @@ export class Transport {
     options: CallOptions | undefined,
     interpret: (response: TextResponse) => T,
   ): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const exchange = new TextExchange(this, options, interpret, resolve, reject);
-      this.send(exchange, method, path, body, { accept: "application/json" });
-    });
+    const accept = { accept: "application/json" };
+    return this.call(method, path, body, accept, options, async (http, response) =>
+      interpret(await http.textOf(response)),
+    ).outcome;
   }
 
   /** A non-2xx response as a DbgptError. */
@@ -141,37 +138,62 @@ export class Transport {
   }
 
   /** @internal */
-  forget(exchange: Exchange): void {
-    this.active.delete(exchange);
+  send(http: HttpCall, request: Dispatcher.RequestOptions): Promise<Dispatcher.ResponseData> {
+    if (this.closed !== undefined) return Promise.reject(abortedError("the DB-GPT client is closed"));
+    this.active.add(http);
+    return this.dispatcher.request(request);
   }
 
-  /** Stops every call in flight and closes the dispatcher with its sockets. Idempotent. */
+  /** @internal */
+  forget(http: HttpCall): void {
+    this.active.delete(http);
+  }
+
+  /**
+   * @internal A call ended badly after its response started: undici may already have pooled its
+   * socket, so new calls get a fresh dispatcher and the old one closes once its calls are over.
+   */
+  retire(): void {
+    if (this.closed !== undefined) return;
+    const old = this.dispatcher;
+    this.dispatcher = this.newDispatcher();
+    this.retired.add(old);
+    void old
+      .close()
+      .catch(() => undefined)
+      .finally(() => this.retired.delete(old));
+  }
+
+  /** Stops every call in flight and closes the dispatchers with their sockets. Idempotent. */
   close(): Promise<void> {
     if (this.closed === undefined) {
-      for (const exchange of [...this.active]) exchange.stop(abortedError("the DB-GPT client was closed"));
-      this.closed = this.dispatcher.destroy().catch(() => undefined);
+      for (const http of [...this.active]) http.abort(abortedError("the DB-GPT client was closed"), true);
+      const all = [this.dispatcher, ...this.retired];
+      this.closed = Promise.all(all.map((d) => d.destroy().catch(() => undefined))).then(() => undefined);
     }
     return this.closed;
   }
+
+  private newDispatcher(): Dispatcher {
+    const { tls, lookup, connectTimeoutMs, keepAliveTimeoutMs } = this.options;
+    const connect: buildConnector.BuildOptions = { timeout: Math.min(connectTimeoutMs, MAX_TIMER_MS) };
+    // Node's TLS option names, but ALPNProtocols.
+    const { alpnProtocols: ALPNProtocols, ...tlsOptions } = tls ?? {};
+    for (const [name, value] of Object.entries({ ...tlsOptions, ALPNProtocols, lookup }))
+      if (value !== undefined) Object.assign(connect, { [name]: value });
+    const agent = {
+      keepAliveTimeout: keepAliveTimeoutMs,
+      keepAliveMaxTimeout: keepAliveTimeoutMs,
+      headersTimeout: 0,
+      bodyTimeout: 0,
+    };
+    if (this.options.useEnvProxy) return new EnvHttpProxyAgent({ ...agent, connect, requestTls: connect });
+    const precise = connectTimeoutMs > 0 && connectTimeoutMs < UNDICI_TIMER_MIN_MS;
+    return new Agent({ ...agent, connect: precise ? preciseConnector(connect) : connect });
+  }
 }
 
-function tlsConnectOptions(tls: TlsOptions | undefined): Record<string, unknown> {
-  if (tls === undefined) return {};
-  const out: Record<string, unknown> = {};
-  if (tls.ca !== undefined) out.ca = tls.ca;
-  if (tls.cert !== undefined) out.cert = tls.cert;
-  if (tls.key !== undefined) out.key = tls.key;
-  if (tls.passphrase !== undefined) out.passphrase = tls.passphrase;
-  if (tls.servername !== undefined) out.servername = tls.servername;
-  if (tls.rejectUnauthorized !== undefined) out.rejectUnauthorized = tls.rejectUnauthorized;
-  if (tls.alpnProtocols !== undefined) out.ALPNProtocols = tls.alpnProtocols;
-  return out;
-}
-
-/**
- * undici's connector with an exact connect timeout (undici's own one ticks once a second, and the
- * timeout may be a fraction of a second).
- */
+/** undici's connector with an exact connect timeout (undici's own one runs on its 0.5 s timer wheel). */
 function preciseConnector(options: buildConnector.BuildOptions): buildConnector.connector {
   const timeoutMs = options.timeout ?? 0;
   const connect = buildConnector({ ...options, timeout: 0 });
@@ -179,308 +201,206 @@ function preciseConnector(options: buildConnector.BuildOptions): buildConnector.
     let pending = true;
     let timer: NodeJS.Timeout | undefined;
     const socket = connect(target, (err, connected) => {
-      if (!pending) {
-        connected?.destroy();
-        return;
-      }
+      if (!pending) return connected?.destroy(); // timed out already
       pending = false;
       clearTimeout(timer);
       if (err) callback(err, null);
       else callback(null, connected as Socket);
     }) as unknown as Socket | undefined;
-    if (timeoutMs > 0 && pending) {
-      timer = setTimeout(
-        () => {
-          if (!pending) return;
-          pending = false;
-          socket?.destroy();
-          callback(new undiciErrors.ConnectTimeoutError(`connect timeout after ${timeoutMs} ms`), null);
-        },
-        Math.min(timeoutMs, MAX_TIMER_MS),
-      );
+    if (pending) {
+      timer = setTimeout(() => {
+        if (!pending) return;
+        pending = false;
+        socket?.destroy();
+        callback(new undiciErrors.ConnectTimeoutError(`connect timeout after ${timeoutMs} ms`), null);
+      }, timeoutMs);
     }
   };
 }
 
-/**
- * "No bytes for `ms`" without a timer reset per chunk (the hot path only sets a flag): a timer ticks
- * every ms/4 and fires after four quiet ticks, i.e. between 1 and 1.25 × ms after the last byte.
- */
-class IdleWatch {
-  /** Bytes arrived since the last tick. */
-  active = true;
-  private quietTicks = 0;
-  private paused = false;
-  private readonly timer: NodeJS.Timeout;
-
-  constructor(ms: number, onIdle: () => void) {
-    this.timer = setInterval(
-      () => {
-        if (this.active || this.paused) {
-          this.active = false;
-          this.quietTicks = 0;
-        } else if (++this.quietTicks >= 4) {
-          this.stop();
-          onIdle();
-        }
-      },
-      Math.min(ms / 4, MAX_TIMER_MS),
-    );
-    this.timer.unref();
-  }
-
-  /** The caller is not reading: silence is ours, not the server's. */
-  pause(paused: boolean): void {
-    this.paused = paused;
-    this.active = true;
-  }
-
-  stop(): void {
-    clearInterval(this.timer);
-  }
+function validMs(ms: unknown): ms is number {
+  return typeof ms === "number" && Number.isFinite(ms) && ms >= 0;
 }
 
 /**
- * One request/response as undici sees it. Settles exactly once: succeed (the subclass delivered the
- * result), fail (a DbgptError; the request is aborted so its socket is destroyed) or stop (the
- * caller's signal or the client closing).
+ * One request and its response: its timers, the abort signal handed to undici, and the one error it
+ * ends with. Readers pull the (decoded) body with chunksOf()/textOf().
  */
-export abstract class Exchange implements Dispatcher.DispatchHandler {
+export class HttpCall {
   readonly idleTimeoutMs: number;
-  protected settled = false;
-  protected afterHeaders = false;
-  protected status = 0;
-  protected statusText = "";
-  protected headers: IncomingHttpHeaders = {};
-  private controller: Dispatcher.DispatchController | undefined;
-  private pendingAbort: Error | undefined;
+  readonly deadlineMs: number;
+  afterHeaders = false;
+  /** Adds a chat's partial text to its failure. */
+  decorate: (err: DbgptError) => DbgptError = (err) => err;
+  /** Adds a chat's context to error messages. */
+  contextOf: (context: TransportContext) => TransportContext = (context) => context;
+  /** Called at once when the call is stopped (the caller's signal, the client closing). */
+  onStop: (() => void) | undefined;
+  private readonly controller = new AbortController();
+  private reason: DbgptError | undefined;
+  private readonly invalid: DbgptError | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private deadlineTimer: NodeJS.Timeout | undefined;
+  private waitingForConsumer = false;
   private readonly signal: AbortSignal | undefined;
-  private readonly onSignal = () => this.stop(abortedError());
-  private idle: IdleWatch | undefined;
-  private body: Buffer[] | undefined;
-  private bodyBytes = 0;
-  private expectedBytes: number | undefined;
+  private readonly onSignal = () => this.abort(abortedError(), true);
 
   constructor(
-    protected readonly transport: Transport,
+    private readonly transport: Transport,
     options: CallOptions | undefined,
   ) {
-    const idle = options?.idleTimeoutMs;
-    this.idleTimeoutMs = idle === undefined ? transport.options.idleTimeoutMs : idle;
     this.signal = options?.signal;
-  }
-
-  /** Stream data (when the body is not being collected). */
-  protected abstract data(chunk: Buffer): void;
-  /** A clean end of a streamed body. */
-  protected abstract end(): void;
-  /** The response headers arrived; call collectBody() to get the whole body in wholeBody(). */
-  protected abstract begin(status: number, headers: IncomingHttpHeaders): void;
-  protected abstract wholeBody(text: string): void;
-  protected abstract failed(err: DbgptError): void;
-  protected abstract stopped(err: DbgptError): void;
-
-  /** Adds the error's chat context (partial text); the base adds nothing. */
-  protected decorate(err: DbgptError): DbgptError {
-    return err;
+    const idle = options?.idleTimeoutMs ?? transport.options.idleTimeoutMs;
+    const deadline = options?.deadlineMs ?? transport.options.deadlineMs;
+    this.idleTimeoutMs = validMs(idle) ? idle : 0;
+    this.deadlineMs = validMs(deadline) ? deadline : 0;
+    const bad = !validMs(idle) ? "idle timeout" : !validMs(deadline) ? "deadline" : undefined;
+    if (bad) this.invalid = invalidInputError(`the ${bad} must be a number of milliseconds >= 0`);
   }
 
   context(): TransportContext {
-    return {
+    return this.contextOf({
       origin: this.transport.options.baseUrl,
       afterHeaders: this.afterHeaders,
       idleTimeoutMs: this.idleTimeoutMs,
       connectTimeoutMs: this.transport.options.connectTimeoutMs,
+    });
+  }
+
+  /** Ends the call with `reason` (a stop: DBGPT_ABORTED from the caller's signal or the client closing). */
+  abort(reason: DbgptError, stop = false): void {
+    if (this.reason !== undefined) return;
+    this.reason = reason;
+    this.controller.abort(reason);
+    if (stop) this.onStop?.();
+  }
+
+  /** The reader waits for its consumer: silence meanwhile is not the server's. */
+  async whileWaiting(wait: Promise<void>): Promise<void> {
+    this.waitingForConsumer = true;
+    await wait;
+    this.waitingForConsumer = false;
+    this.idleTimer?.refresh();
+  }
+
+  /** The body, decoded when the server compressed it, chunk by chunk (each refreshes the idle timer). */
+  async *chunksOf(response: Dispatcher.ResponseData): AsyncGenerator<Buffer> {
+    for await (const chunk of this.decoded(response)) {
+      this.idleTimer?.refresh();
+      yield chunk as Buffer;
+    }
+  }
+
+  /** The whole body as text (at most 64 MiB). */
+  async textOf(response: Dispatcher.ResponseData): Promise<TextResponse> {
+    const parts: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of this.chunksOf(response)) {
+      size += chunk.length;
+      if (size > MAX_JSON_BODY_BYTES) {
+        throw protocolError(`DB-GPT sent a response body larger than ${MAX_JSON_BODY_BYTES} bytes`);
+      }
+      parts.push(chunk);
+    }
+    const { statusCode: status, statusText = "", headers } = response;
+    return {
+      status,
+      statusText,
+      headers: headers as IncomingHttpHeaders,
+      text: Buffer.concat(parts).toString(),
     };
   }
 
-  /** Listens to the caller's signal; false when it already fired (the exchange is then stopped). */
-  watchSignal(): boolean {
-    if (!Number.isFinite(this.idleTimeoutMs) || this.idleTimeoutMs < 0) {
-      this.fail(invalidInputError("the idle timeout must be a number of milliseconds >= 0"));
-      return false;
-    }
-    if (this.signal === undefined) return true;
-    if (this.signal.aborted) {
-      this.stop(abortedError());
-      return false;
-    }
-    this.signal.addEventListener("abort", this.onSignal, { once: true });
-    return true;
-  }
-
-  pause(): void {
-    this.idle?.pause(true);
-    this.controller?.pause();
-  }
-
-  resume(): void {
-    this.idle?.pause(false);
-    this.controller?.resume();
-  }
-
-  fail(err: DbgptError): void {
-    if (this.settled) return;
-    this.settle();
-    this.abortRequest(err);
-    this.failed(withoutSecret(this.decorate(err), this.transport.options.apiKey));
-  }
-
-  stop(reason: DbgptError): void {
-    if (this.settled) return;
-    this.settle();
-    this.abortRequest(reason);
-    this.stopped(reason);
-  }
-
-  /** The subclass delivered its result: the response may still finish and keep its socket. */
-  protected succeed(): void {
-    if (!this.settled) this.settle();
-  }
-
-  /** Collect the whole body; wholeBody() gets it as text. */
-  protected collectBody(headers: IncomingHttpHeaders): void {
-    this.body = [];
-    const length = headerValue(headers, "content-length");
-    if (length !== undefined && /^\d+$/.test(length)) this.expectedBytes = Number(length);
-    if (this.expectedBytes === 0) this.bodyComplete();
-  }
-
-  // ---- undici's handler API ----
-
-  onRequestStart(controller: Dispatcher.DispatchController): void {
-    this.controller = controller;
-    if (this.pendingAbort !== undefined) {
-      controller.abort(this.pendingAbort);
-    } else if (this.idleTimeoutMs > 0 && this.idle === undefined) {
-      this.idle = new IdleWatch(this.idleTimeoutMs, () =>
-        this.fail(errorFromTransport(new undiciErrors.BodyTimeoutError(), this.context())),
-      );
-    }
-  }
-
-  onResponseStart(
-    _controller: Dispatcher.DispatchController,
-    status: number,
-    headers: IncomingHttpHeaders,
-    statusMessage?: string,
-  ): void {
-    if (this.settled || status < 200) return;
-    if (this.idle !== undefined) this.idle.active = true;
-    this.afterHeaders = true;
-    this.status = status;
-    this.statusText = statusMessage ?? "";
-    this.headers = headers;
-    this.guard(() => this.begin(status, headers));
-  }
-
-  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (this.settled) return;
-    if (this.idle !== undefined) this.idle.active = true;
-    const body = this.body;
-    if (body === undefined) {
-      try {
-        this.data(chunk);
-      } catch (err) {
-        this.fail(asFailure(err));
-      }
-      return;
-    }
-    body.push(chunk);
-    this.bodyBytes += chunk.length;
-    if (this.bodyBytes > MAX_JSON_BODY_BYTES) {
-      this.fail(protocolError(`DB-GPT sent a response body larger than ${MAX_JSON_BODY_BYTES} bytes`));
-    } else if (this.expectedBytes !== undefined && this.bodyBytes >= this.expectedBytes) {
-      // Decide now, before undici completes the response: a failure can still close the socket.
-      this.bodyComplete();
-    }
-  }
-
-  onResponseEnd(): void {
-    if (this.settled) return;
-    if (this.body !== undefined) this.bodyComplete();
-    else this.guard(() => this.end());
-    // Whatever the subclass did not settle by now cannot complete any more.
-    if (!this.settled) this.fail(protocolError("DB-GPT ended the response without a complete answer"));
-  }
-
-  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
-    if (this.settled) return;
-    this.fail(errorFromTransport(err, this.context()));
-  }
-
-  // ---- internals ----
-
-  private bodyComplete(): void {
-    const parts = this.body ?? [];
-    this.body = undefined;
-    this.guard(() => this.wholeBody(Buffer.concat(parts).toString("utf8")));
-  }
-
-  private guard(step: () => void): void {
+  /** @internal Runs the call to its one outcome. */
+  async run<T>(request: Dispatcher.RequestOptions, read: ResponseReader<T>): Promise<T> {
+    let response: Dispatcher.ResponseData | undefined;
     try {
-      step();
+      if (this.invalid !== undefined) throw this.invalid;
+      if (this.signal?.aborted) throw abortedError();
+      this.signal?.addEventListener("abort", this.onSignal, { once: true });
+      this.startTimers();
+      const undiciTimeout = this.idleTimeoutMs >= UNDICI_TIMER_MIN_MS ? Math.ceil(this.idleTimeoutMs) : 0;
+      const signal = this.controller.signal;
+      const sent = this.transport.send(this, {
+        ...request,
+        signal,
+        headersTimeout: undiciTimeout,
+        bodyTimeout: undiciTimeout,
+      });
+      sent.catch(() => undefined); // after losing the race below, undici rejects it with the abort
+      // undici acts on an abort once the request reached a socket: a stop while connecting is now.
+      const aborted = new Promise<never>((_resolve, reject) =>
+        signal.addEventListener("abort", () => reject(signal.reason), { once: true }),
+      );
+      response = await Promise.race([sent, aborted]);
+      this.afterHeaders = true;
+      this.idleTimer?.refresh();
+      const value = await read(this, response);
+      if (this.reason !== undefined) throw this.reason;
+      this.end(response, true);
+      return value;
     } catch (err) {
-      this.fail(asFailure(err));
+      const failure = this.reason ?? failureOf(err, this.context());
+      this.abort(failure);
+      this.end(response, false);
+      if (failure.code === "DBGPT_ABORTED") throw failure;
+      throw withoutSecret(this.decorate(failure), this.transport.options.apiKey);
     }
   }
 
-  private settle(): void {
-    this.settled = true;
-    this.idle?.stop();
+  private startTimers(): void {
+    const idle = this.idleTimeoutMs;
+    if (idle > 0 && idle < UNDICI_TIMER_MIN_MS) {
+      this.idleTimer = setTimeout(() => {
+        if (this.waitingForConsumer) return; // refreshed when the wait is over
+        const timedOut = () => this.abort(idleTimeoutError(this.context()));
+        // Still connecting? An equally long connect timeout is the better explanation: let it win.
+        if (this.afterHeaders || this.transport.options.connectTimeoutMs > idle) timedOut();
+        else setTimeout(timedOut, CONNECT_GRACE_MS);
+      }, idle);
+    }
+    const deadline = this.deadlineMs;
+    if (deadline > 0 && deadline <= MAX_TIMER_MS) {
+      this.deadlineTimer = setTimeout(() => this.abort(deadlineError(this.context(), deadline)), deadline);
+    }
+  }
+
+  private decoded(response: Dispatcher.ResponseData): Readable {
+    const body = response.body as unknown as Readable;
+    const encoding = headerValue(response.headers as IncomingHttpHeaders, "content-encoding");
+    const name = encoding?.trim().toLowerCase() ?? "";
+    if (name === "" || name === "identity") return body;
+    const makeDecoder = DECODERS[name];
+    if (makeDecoder === undefined) {
+      throw protocolError(`DB-GPT sent a body in a content encoding the client cannot decode: ${name}`);
+    }
+    let bodyFailed = false;
+    body.once("error", () => (bodyFailed = true));
+    const decoder = makeDecoder();
+    decoder.once("error", (err: Error) => {
+      if (!bodyFailed)
+        this.abort(protocolError(`DB-GPT sent a ${name} body that cannot be decoded: ${err.message}`));
+    });
+    return pipeline(body, decoder, () => undefined);
+  }
+
+  private end(response: Dispatcher.ResponseData | undefined, ok: boolean): void {
+    clearTimeout(this.idleTimer);
+    clearTimeout(this.deadlineTimer);
+    this.idleTimer = undefined;
     this.signal?.removeEventListener("abort", this.onSignal);
     this.transport.forget(this);
-  }
-
-  private abortRequest(reason: Error): void {
-    if (this.controller !== undefined) this.controller.abort(reason);
-    else this.pendingAbort = reason;
+    if (response !== undefined && (!ok || !response.body.readableEnded)) {
+      response.body.destroy();
+      this.transport.retire();
+    }
   }
 }
 
-/** What a response handler threw, as the failure to report. */
-function asFailure(err: unknown): DbgptError {
-  return isDbgptError(err)
-    ? err
-    : new DbgptError("DBGPT_PROTOCOL", `could not handle DB-GPT's response: ${String(err)}`, { cause: err });
-}
-
-/** A request whose whole body is read, then interpreted. */
-class TextExchange<T> extends Exchange {
-  constructor(
-    transport: Transport,
-    options: CallOptions | undefined,
-    private readonly interpret: (response: TextResponse) => T,
-    private readonly resolve: (value: T) => void,
-    private readonly reject: (err: DbgptError) => void,
-  ) {
-    super(transport, options);
-  }
-
-  protected begin(_status: number, headers: IncomingHttpHeaders): void {
-    this.collectBody(headers);
-  }
-
-  protected data(): void {}
-
-  protected end(): void {}
-
-  protected wholeBody(text: string): void {
-    const value = this.interpret({
-      status: this.status,
-      statusText: this.statusText,
-      headers: this.headers,
-      text,
-    });
-    this.succeed();
-    this.resolve(value);
-  }
-
-  protected failed(err: DbgptError): void {
-    this.reject(err);
-  }
-
-  protected stopped(err: DbgptError): void {
-    this.reject(err);
-  }
+/** A DbgptError as thrown; a socket or undici error mapped; anything else a response we could not handle. */
+function failureOf(err: unknown, context: TransportContext): DbgptError {
+  if (isDbgptError(err)) return err;
+  if (typeof (err as { code?: unknown } | null)?.code === "string") return errorFromTransport(err, context);
+  const message = `could not handle DB-GPT's response: ${String(err)}`;
+  return new DbgptError("DBGPT_PROTOCOL", message, { cause: err });
 }

@@ -5,12 +5,43 @@
  */
 import { StringDecoder } from "node:string_decoder";
 import { createParser, type EventSourceParser, type ParseError } from "eventsource-parser";
-import { flowStreamError, protocolError, serverStreamError } from "./errors";
+import { DbgptError, flowStreamError, protocolError, serverStreamError } from "./errors";
 import type { StreamChunk } from "./wire";
 
 export const DEFAULT_MAX_EVENT_BYTES = 16 * 1024 * 1024;
 
 const SERVER_ERROR_PREFIX = "[SERVER_ERROR]";
+
+/** Server JSON nested deeper than this is refused: Node-RED's message clone would overflow the stack. */
+export const MAX_JSON_DEPTH = 64;
+
+/**
+ * JSON.parse for what the server sends: throws DBGPT_PROTOCOL for JSON nested deeper than 64 levels
+ * (checked before parsing), a SyntaxError for text that is not JSON.
+ */
+export function parseServerJson(text: string): unknown {
+  // Depth 65 needs 65 brackets: shorter texts need no scan.
+  if (text.length > MAX_JSON_DEPTH) {
+    let depth = 0;
+    let inString = false;
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (inString) {
+        if (c === 92 /* \\ */) i++;
+        else if (c === 34 /* " */) inString = false;
+      } else if (c === 34) {
+        inString = true;
+      } else if (c === 123 /* { */ || c === 91 /* [ */) {
+        if (++depth > MAX_JSON_DEPTH) {
+          throw protocolError(`DB-GPT sent JSON nested deeper than ${MAX_JSON_DEPTH} levels`, text);
+        }
+      } else if (c === 125 /* } */ || c === 93 /* ] */) {
+        depth--;
+      }
+    }
+  }
+  return JSON.parse(text);
+}
 
 /** Receives the chunks of one stream, in order. Methods may throw a DbgptError to fail the stream. */
 export interface ChunkHandler {
@@ -73,6 +104,7 @@ export class SseChunkDecoder {
   private readonly surelySmall: number;
   /** Lines that are not SSE fields: a multi-line `[SERVER_ERROR]` text continues in them. */
   private strayLines: string[] = [];
+  private atStart = true;
 
   constructor(
     private readonly handler: ChunkHandler,
@@ -91,8 +123,14 @@ export class SseChunkDecoder {
   }
 
   push(bytes: Uint8Array): void {
-    const text = this.decoder.write(bytes);
-    if (text !== "") this.parser.feed(text);
+    let text = this.decoder.write(bytes);
+    if (text === "") return;
+    if (this.atStart) {
+      // eventsource-parser strips a BOM only from bytes it decodes itself.
+      this.atStart = false;
+      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    }
+    this.parser.feed(text);
   }
 
   /** The body ended cleanly: decode what is left and dispatch an event missing its blank line. */
@@ -110,6 +148,7 @@ export class SseChunkDecoder {
       this.strayLines = [];
       if (data.startsWith(SERVER_ERROR_PREFIX)) data = [data, ...stray].join("\n");
     }
+    if (data === "") return; // an empty `data:` line: a heartbeat
     const first = data.charCodeAt(0);
     if (first === 91 /* [ */) {
       if (data === "[DONE]") {
@@ -121,8 +160,9 @@ export class SseChunkDecoder {
     }
     let value: unknown;
     try {
-      value = JSON.parse(data);
-    } catch {
+      value = parseServerJson(data);
+    } catch (err) {
+      if (err instanceof DbgptError) throw err;
       throw protocolError("DB-GPT sent a stream event that is not JSON", data);
     }
     if (!dispatchChunk(value, this.handler)) {

@@ -19,6 +19,7 @@ import { InFlight } from "./shared/close";
 import { failRequest, invalidInput } from "./shared/failure";
 import {
   applyMessageOverrides,
+  deadlineOf,
   describe,
   evaluateTypedInput,
   isBlank,
@@ -259,7 +260,8 @@ function setUpChatNode(RED: NodeAPI, node: Node, def: ChatDef): void {
     if (!isBlank(sysCode)) request.sysCode = sysCode;
 
     const idleTimeoutMs = requestTimeoutOf(msg);
-    return { server, client: server.client(), request, idleTimeoutMs };
+    const deadlineMs = deadlineOf(msg);
+    return { server, client: server.client(), request, idleTimeoutMs, deadlineMs };
   }
 
   async function accept(msg: InputMessage, send: SendFn, done: DoneFn) {
@@ -271,6 +273,7 @@ function setUpChatNode(RED: NodeAPI, node: Node, def: ChatDef): void {
       const controller = new AbortController();
       const callOptions: CallOptions = { signal: controller.signal };
       if (prepared.idleTimeoutMs !== undefined) callOptions.idleTimeoutMs = prepared.idleTimeoutMs;
+      if (prepared.deadlineMs !== undefined) callOptions.deadlineMs = prepared.deadlineMs;
       job = {
         msg,
         send,
@@ -320,17 +323,16 @@ function setUpChatNode(RED: NodeAPI, node: Node, def: ChatDef): void {
     const { stream, emitReasoning } = settings as ChatSettings;
     try {
       const call = job.client.chat(request, job.callOptions);
-      const result = call.result;
-      result.catch(() => undefined); // the iteration reports the same failure
       if (stream) {
         const { convUid: conv_uid, chatMode: chat_mode } = request;
         let index = 0;
-        for await (const event of call) {
+        // Called synchronously per event (no promise per event); a send that throws fails the request.
+        call.on("event", (event) => {
           if (!job.streaming) {
             job.streaming = true;
             status.refresh();
           }
-          if (event.type === "reasoning" && !emitReasoning) continue;
+          if (event.type === "reasoning" && !emitReasoning) return;
           const dbgpt = {
             type: event.type,
             index: index++,
@@ -340,10 +342,13 @@ function setUpChatNode(RED: NodeAPI, node: Node, def: ChatDef): void {
             id: call.id,
           };
           send([{ ...msg, payload: event.text, dbgpt }, null]);
-          if (++sentThisTurn >= SEND_BUDGET) await afterDelivery();
-        }
+          if (++sentThisTurn >= SEND_BUDGET) {
+            call.pause();
+            void afterDelivery().then(() => call.resume());
+          }
+        });
       }
-      let answer = await result;
+      let answer = await call.result;
       if (stream && !closed) answer = await withConversationData(job, answer);
       if (!closed) finish(job, answer);
     } catch (err) {
@@ -420,7 +425,12 @@ function setUpChatNode(RED: NodeAPI, node: Node, def: ChatDef): void {
     dbgpt.tools = result.tools ?? [];
     if (result.usage !== undefined) dbgpt.usage = result.usage;
     if (result.stopped) dbgpt.stopped = true;
-    job.send([null, { ...job.msg, payload: result.text, conv_uid: request.convUid, dbgpt }]);
+    try {
+      job.send([null, { ...job.msg, payload: result.text, conv_uid: request.convUid, dbgpt }]);
+    } catch (err) {
+      // The final message went out (to the first wire at least): the request is answered, not failed.
+      node.error(`could not deliver the final message: ${err instanceof Error ? err.message : String(err)}`);
+    }
     job.done();
   }
 

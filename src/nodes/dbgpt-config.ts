@@ -15,6 +15,7 @@ interface ConfigDef extends NodeDef {
   baseUrl?: string;
   model?: string;
   timeout?: number | string;
+  deadline?: number | string;
   tls?: string;
 }
 
@@ -43,7 +44,12 @@ function setUpConfigNode(RED: NodeAPI, node: ConfigNode, def: ConfigDef): void {
 
   try {
     connection = resolveConnection(
-      { baseUrl: def.baseUrl, apiKey: node.credentials?.apiKey, timeout: def.timeout },
+      {
+        baseUrl: def.baseUrl,
+        apiKey: node.credentials?.apiKey,
+        timeout: def.timeout,
+        deadline: def.deadline,
+      },
       envLookupFor(RED, node),
     );
     for (const warning of connection.warnings) node.warn(warning);

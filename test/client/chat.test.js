@@ -458,3 +458,84 @@ describe("client chat (§3, §5, §6, §7)", () => {
     });
   });
 });
+
+describe("consuming a ChatCall: one consumer, no order of use loses events (issue 12)", () => {
+  const ctx = useEmulator();
+  const turn = () => new Promise((resolve) => setTimeout(resolve, 30));
+
+  it("reading result, then iterating a few ticks later, still delivers every event", async () => {
+    const question = "[long:300]";
+    const call = ctx.client().chat(chatRequest({ question }));
+    const pending = call.result;
+    await turn(); // events arrive meanwhile
+    const events = [];
+    for await (const event of call) events.push(event);
+    assert.equal(fold(events).text, answerFor(question));
+    assert.equal((await pending).text, answerFor(question));
+  });
+
+  it("on('event') gets every event, synchronously and in order, including those before it was attached", async () => {
+    const question = "[long:500]";
+    const call = ctx.client().chat(chatRequest({ question }));
+    await turn();
+    const events = [];
+    assert.equal(
+      call.on("event", (event) => events.push(event)),
+      call,
+    );
+    const result = await call.done();
+    assert.equal(result, await call.result);
+    assert.equal(fold(events).text, answerFor(question));
+    assert.equal(events.length, 500);
+  });
+
+  it("a call has one consumer", async () => {
+    const call = ctx.client().chat(chatRequest({ question: "q" }));
+    call.on("event", () => undefined);
+    assert.throws(
+      () => call[Symbol.asyncIterator](),
+      (err) => err.code === "DBGPT_INVALID_INPUT",
+    );
+    assert.throws(
+      () => call.on("event", () => undefined),
+      (err) => err.code === "DBGPT_INVALID_INPUT",
+    );
+    await call.result;
+  });
+
+  it("pause() holds the response (the idle timer too) until resume()", async () => {
+    const question = "[long:6000]";
+    const call = ctx.client({ idleTimeoutMs: 300 }).chat(chatRequest({ question }));
+    let count = 0;
+    let afterPause = 0;
+    let paused = false;
+    call.on("event", () => {
+      count++;
+      if (paused) afterPause++;
+      if (count === 10) {
+        paused = true;
+        call.pause();
+        setTimeout(() => {
+          paused = false;
+          call.resume();
+        }, 600); // longer than the idle timeout
+      }
+    });
+    const result = await call.result;
+    assert.equal(result.text, answerFor(question));
+    assert.equal(count, 6000);
+    assert.ok(afterPause < 6000 - 10, `only the bytes already read arrive while paused (${afterPause})`);
+  });
+
+  it("a listener that throws fails the call with its own error and closes the connection", async () => {
+    const call = ctx.client().chat(chatRequest({ question: "[long:2000]" }));
+    const boom = new Error("listener failed");
+    let seen = 0;
+    call.on("event", () => {
+      if (++seen === 3) throw boom;
+    });
+    await assert.rejects(call.result, (err) => err === boom);
+    assert.equal(seen, 3, "no event after the throw");
+    await ctx.emu.waitForConnections(0, 2000);
+  });
+});

@@ -165,3 +165,86 @@ describe("client stream decoding (stream.ts)", () => {
     assert.equal(err.code, "DBGPT_PROTOCOL");
   });
 });
+
+describe("client stream edge cases over real sockets (issue 9)", () => {
+  const { useEmulator, collect, chatRequest } = require("./helpers");
+  const { answerTokens } = require("../../emulator");
+  const ctx = useEmulator();
+
+  it("a UTF-8 BOM before the first event is ignored: the whole answer arrives", async () => {
+    ctx.emu.fault({ bom: true });
+    const { events, result } = await collect(ctx.client().chat(chatRequest({ question: "bom" })));
+    assert.equal(result.text, answerTokens("bom").join(""));
+    assert.equal(events[0].text, answerTokens("bom")[0]);
+  });
+
+  it("a BOM split from the rest of the body is ignored too", async () => {
+    ctx.emu.fault({ bom: true, splitAt: [1, 2, 3] });
+    const { result } = await collect(ctx.client().chat(chatRequest({ question: "bom" })));
+    assert.equal(result.text, answerTokens("bom").join(""));
+  });
+
+  it("empty `data:` lines (heartbeats) are ignored", async () => {
+    ctx.emu.fault({ heartbeats: true });
+    const { result, error } = await collect(ctx.client().chat(chatRequest({ question: "beat" })));
+    assert.equal(error, undefined);
+    assert.equal(result.text, answerTokens("beat").join(""));
+  });
+
+  it("a stream event nested deeper than 64 levels is DBGPT_PROTOCOL before anything of it is used", async () => {
+    const deep = "[".repeat(65) + "]".repeat(65);
+    ctx.emu.fault({
+      rawEvents: [
+        `data: {"id":"c","model":"m","choices":[{"index":0,"delta":{"content":"a"}}],"x":${deep}}\n\n`,
+        "data: [DONE]\n\n",
+      ],
+    });
+    const { events, error } = await collect(ctx.client().chat(chatRequest({ question: "q" })));
+    assert.equal(error.code, "DBGPT_PROTOCOL");
+    assert.match(error.message, /nested deeper than 64 levels/);
+    assert.deepEqual(events, []);
+  });
+
+  it("a non-stream answer whose usage is nested 10,000 levels deep is DBGPT_PROTOCOL", async () => {
+    ctx.emu.fault({ deepUsage: 10_000 });
+    const { error } = await collect(ctx.client().chat(chatRequest({ question: "q", stream: false })));
+    assert.equal(error.code, "DBGPT_PROTOCOL");
+    assert.match(error.message, /nested deeper than 64 levels/);
+  });
+});
+
+describe("parseServerJson depth limit", () => {
+  const { parseServerJson } = require("../../nodes/lib/client/stream.js");
+  const nested = (n) => "[".repeat(n) + "]".repeat(n);
+
+  it("accepts 64 levels, refuses 65; brackets inside strings do not count", () => {
+    assert.equal(parseServerJson(nested(64)).length, 1);
+    assert.equal(thrown(() => parseServerJson(nested(65))).code, "DBGPT_PROTOCOL");
+    const inString = JSON.stringify({ text: "[{".repeat(200) + '\\"' });
+    assert.equal(parseServerJson(inString).text, "[{".repeat(200) + '\\"');
+  });
+
+  it("the decoder refuses a deep event and ignores a heartbeat", () => {
+    const { seen, decoder } = recorder();
+    decoder.push(Buffer.from("data:\n\n" + DELTA("x")));
+    assert.deepEqual(seen, [["delta", "chatcmpl-1", "x", null]]);
+    const err = thrown(() => decoder.push(Buffer.from(`data: {"a":${nested(70)}}\n\n`)));
+    assert.equal(err.code, "DBGPT_PROTOCOL");
+  });
+});
+
+describe("eventsource-parser dependency", () => {
+  it("package.json asks for ^3.1.0 or later: maxBufferSize (the 16 MiB event limit) does not exist in 3.0.x", () => {
+    const pkg = require("../../package.json");
+    const range = pkg.dependencies["eventsource-parser"];
+    const match = /^\^(\d+)\.(\d+)\.(\d+)$/.exec(range);
+    assert.ok(match, `a caret range, got ${range}`);
+    const [major, minor] = [Number(match[1]), Number(match[2])];
+    assert.ok(
+      major === 3 && minor >= 1,
+      `eventsource-parser ${range} may resolve to a 3.0.x without maxBufferSize`,
+    );
+    const installed = require("eventsource-parser/package.json").version.split(".").map(Number);
+    assert.ok(installed[0] === 3 && installed[1] >= 1, `installed ${installed.join(".")}`);
+  });
+});

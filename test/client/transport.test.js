@@ -280,3 +280,146 @@ describe("client transport and calls", () => {
     });
   });
 });
+
+describe("client transport: deadline, timers, encodings, headers, connection reuse (issue 9)", () => {
+  const ctx = useEmulator();
+  const { answerTokens } = require("../../emulator");
+
+  it("the deadline stops a server that drips bytes steadily: DBGPT_TIMEOUT, partial text, connection closed", async () => {
+    ctx.emu.fault({ drip: { bytes: 20, intervalMs: 30 } });
+    const c = ctx.client({ idleTimeoutMs: 400, deadlineMs: 600 });
+    const started = Date.now();
+    const { events, error } = await collect(c.chat(chatRequest({ question: "[long:400] drip" })));
+    const elapsed = Date.now() - started;
+    assert.ok(error, "the drip must not run to its end");
+    assert.equal(error.code, "DBGPT_TIMEOUT");
+    assert.match(error.message, /within 0\.6 s \(deadline\)/);
+    assert.ok(elapsed >= 590 && elapsed < 1000, `failed after ${elapsed} ms`);
+    assert.ok(events.length > 0, "some text arrived before the deadline");
+    assert.equal(error.partial, fold(events).text);
+    await ctx.emu.waitForConnections(0, 1000);
+  });
+
+  it("a per-call deadlineMs overrides the client's; 0 means none", async () => {
+    ctx.emu.fault({ drip: { bytes: 40, intervalMs: 20 } });
+    const c = ctx.client({ deadlineMs: 100 });
+    const { result } = await collect(c.chat(chatRequest({ question: "slow" }), { deadlineMs: 0 }));
+    assert.equal(result.text, answerTokens("slow").join(""));
+    ctx.emu.fault({ stall: "after-headers" });
+    const other = ctx.client({ idleTimeoutMs: 5000 });
+    const { error } = await collect(other.chat(chatRequest({ question: "q" }), { deadlineMs: 300 }));
+    assert.equal(error.code, "DBGPT_TIMEOUT");
+    assert.match(error.message, /deadline/);
+  });
+
+  it("the deadline applies to listApps and getApp too", async () => {
+    const c = ctx.client({ deadlineMs: 300 });
+    ctx.emu.fault({ stall: "after-headers" });
+    const err = await rejectsWith(c.listApps(), "DBGPT_TIMEOUT");
+    assert.match(err.message, /deadline/);
+    ctx.emu.fault({ stall: "before-headers" });
+    await rejectsWith(c.getApp("x"), "DBGPT_TIMEOUT");
+    await rejectsWith(c.listApps({ deadlineMs: -1 }), "DBGPT_INVALID_INPUT");
+    await ctx.emu.waitForConnections(0, 1000);
+  });
+
+  for (const [where, fault] of [
+    ["before the headers", { stall: "before-headers" }],
+    ["after some events", { stall: "after-events", events: 2 }],
+  ]) {
+    it(`a 1 s idle timeout fires within 1.05 s of the last byte (${where})`, async () => {
+      // Five calls at once; the median is judged, so that one call delayed by a busy machine does not decide.
+      ctx.emu.fault({ ...fault, times: 5 });
+      const waits = await Promise.all(
+        [0, 1, 2, 3, 4].map(async () => {
+          const call = ctx.client({ idleTimeoutMs: 1000 }).chat(chatRequest({ question: "stall" }));
+          let last = Date.now();
+          const iterating = (async () => {
+            for await (const event of call) if (event) last = Date.now();
+          })();
+          await iterating.catch(() => undefined);
+          const err = await rejectsWith(call.result, "DBGPT_TIMEOUT");
+          assert.match(err.message, /idle timeout/);
+          return Date.now() - last;
+        }),
+      );
+      waits.sort((a, b) => a - b);
+      assert.ok(waits[0] >= 995, `fired early: ${waits}`);
+      assert.ok(waits[2] <= 1050, `fired ${waits} ms after the last byte`);
+    });
+  }
+
+  for (const encoding of ["gzip", "deflate", "br"]) {
+    it(`a ${encoding} body the client did not ask for is decoded (stream and JSON)`, async () => {
+      const c = ctx.client();
+      ctx.emu.fault({ encoding });
+      const { result } = await collect(c.chat(chatRequest({ question: "packed" })));
+      assert.equal(result.text, answerTokens("packed").join(""));
+      ctx.emu.fault({ encoding });
+      assert.ok((await c.listApps()).apps.length > 0);
+    });
+  }
+
+  it("a content encoding it cannot decode, or a corrupt gzip body, is DBGPT_PROTOCOL", async () => {
+    const c = ctx.client();
+    ctx.emu.fault({ encoding: "zstd" });
+    const err = await rejectsWith(c.chat(chatRequest({ question: "q" })).result, "DBGPT_PROTOCOL");
+    assert.match(err.message, /zstd/);
+    ctx.emu.fault({
+      status: { status: 200, body: "not gzip at all", contentType: "application/json" },
+      headers: { "content-encoding": "gzip" },
+    });
+    const corrupt = await rejectsWith(c.listApps(), "DBGPT_PROTOCOL");
+    assert.match(corrupt.message, /gzip/);
+    await ctx.emu.waitForConnections(0, 1000);
+  });
+
+  it("response headers over undici's 16 KiB limit are DBGPT_PROTOCOL naming the size, not DBGPT_CONNECT", async () => {
+    ctx.emu.fault({ bigHeader: 20_000 });
+    const err = await rejectsWith(ctx.client().listApps(), "DBGPT_PROTOCOL");
+    assert.match(err.message, /headers larger than .*16 KiB/);
+    ctx.emu.fault({ bigHeader: 20_000 });
+    const chatErr = await rejectsWith(
+      ctx.client().chat(chatRequest({ question: "q" })).result,
+      "DBGPT_PROTOCOL",
+    );
+    assert.match(chatErr.message, /16 KiB/);
+  });
+
+  it("a stream that ends cleanly without [DONE] closes its connection at once (keepAliveTimeoutMs is 4 s)", async () => {
+    ctx.emu.fault({
+      rawEvents: [
+        `data: ${JSON.stringify({ id: "c", model: "m", choices: [{ index: 0, delta: { content: "hi" } }] })}\n\n`,
+      ],
+      end: "keep-alive",
+    });
+    const c = ctx.client();
+    const { error } = await collect(c.chat(chatRequest({ question: "q" })));
+    assert.equal(error.code, "DBGPT_STREAM_CLOSED");
+    const started = Date.now();
+    await ctx.emu.waitForConnections(0, 1000);
+    assert.ok(Date.now() - started < 1000);
+    // The client still works, on a new connection.
+    assert.equal(
+      (await collect(c.chat(chatRequest({ question: "after" })))).result.text,
+      answerTokens("after").join(""),
+    );
+  });
+
+  it("a snapshot stream (no [DONE] by design) completes and still closes its connection at once", async () => {
+    const snapshot = (content) =>
+      `data: ${JSON.stringify({ id: "c", model: "m", choices: [{ index: 0, message: { role: "assistant", content } }], usage: {} })}\n\n`;
+    ctx.emu.fault({ rawEvents: [snapshot("Hel"), snapshot("Hello")], end: "keep-alive" });
+    const { result } = await collect(ctx.client().chat(chatRequest({ question: "q" })));
+    assert.equal(result.text, "Hello");
+    await ctx.emu.waitForConnections(0, 1000);
+  });
+
+  it("after [DONE] the connection is reused", async () => {
+    const c = ctx.client();
+    await collect(c.chat(chatRequest({ question: "one" })));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await collect(c.chat(chatRequest({ question: "two" })));
+    assert.equal(ctx.emu.openConnections(), 1);
+  });
+});

@@ -199,6 +199,19 @@ describe("editor dialogs in chromium", function () {
     assert.deepEqual(await nodeProps(CFG, ["model", "timeout"]), { model: LLM_MODELS.at(-1), timeout: 7.5 });
   });
 
+  it("config: stores the deadline as a number", async function () {
+    await editConfig();
+    await page.fill("#node-config-input-deadline-number", "-2");
+    assert.match(await page.getAttribute("#node-config-input-deadline-number", "class"), /input-error/);
+    await page.fill("#node-config-input-deadline-number", "90.5");
+    assert.doesNotMatch(
+      await page.getAttribute("#node-config-input-deadline-number", "class"),
+      /input-error/,
+    );
+    await closeConfig();
+    assert.deepEqual(await nodeProps(CFG, ["deadline"]), { deadline: 90.5 });
+  });
+
   it("config: Test connection tells a missing, a rejected and an accepted key apart, and uses the deployed key", async function () {
     emu.configure({ apiKeys: [KEY] });
     try {

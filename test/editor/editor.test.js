@@ -298,6 +298,13 @@ describe("editor: node definitions", function () {
     }
   });
 
+  it("dbgpt-config deadline: default 0 (none), a number of seconds >= 0 with fractions", function () {
+    assert.equal(defs["dbgpt-config"].defaults.deadline.value, 0);
+    const deadline = (v) => defs["dbgpt-config"].defaults.deadline.validate.call({}, v, {}) === true;
+    assert.ok([0, 0.5, 300, "60", "${DEADLINE}"].every(deadline));
+    assert.ok(![-1, "soon", "", NaN].some(deadline));
+  });
+
   it("number validators: timeout >= 0 with fractions, tokens and concurrency whole numbers", function () {
     const check = (type, key, v) => defs[type].defaults[key].validate.call({}, v, {}) === true;
     const timeout = (v) => check("dbgpt-config", "timeout", v);

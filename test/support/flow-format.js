@@ -17,7 +17,7 @@ function freezeTable(table) {
 
 /** PRODUCT.md "Flow format": the `defaults` keys of each node type (credentials not included). */
 const FLOW_FORMAT = freezeTable({
-  "dbgpt-config": ["name", "baseUrl", "model", "timeout", "tls"],
+  "dbgpt-config": ["name", "baseUrl", "model", "timeout", "deadline", "tls"],
   "dbgpt-list-apps": ["name", "server", "agentAppsOnly"],
   "dbgpt-get-app": ["name", "server", "appId", "appIdType"],
   "dbgpt-chat": [
@@ -74,6 +74,7 @@ function configNode(id, baseUrl, extra = {}) {
     baseUrl,
     model: "",
     timeout: 120,
+    deadline: 0,
     tls: "",
     ...extra,
   };

@@ -1,6 +1,6 @@
 /**
  * From a dbgpt-config's settings (deployed, or the editor dialog's current values) to the client's options:
- * `${ENV_VAR}` references, base URL normalisation, the idle timeout and the tls-config node.
+ * `${ENV_VAR}` references, base URL normalisation, the idle timeout, the deadline and the tls-config node.
  */
 import { DbgptClient, normalizeBaseUrl, type ClientOptions, type TlsOptions } from "../../client";
 import { invalidInput } from "./failure";
@@ -15,6 +15,8 @@ export interface ServerSettings {
   apiKey?: unknown;
   /** Idle timeout in seconds (fractions allowed, 0 = none). */
   timeout?: unknown;
+  /** Total time per request in seconds (fractions allowed, 0 = none). */
+  deadline?: unknown;
   /** Id of a tls-config node. */
   tls?: unknown;
 }
@@ -79,7 +81,10 @@ export function resolveConnection(settings: ServerSettings, lookup: EnvLookup): 
   const seconds = parseProperty("timeout", settings.timeout, parseNonNegativeNumber, DEFAULT_TIMEOUT_SECONDS);
   const idleTimeoutMs = seconds === 0 ? 0 : Math.max(1, Math.round(seconds * 1000));
 
+  const deadline = parseProperty("deadline", settings.deadline, parseNonNegativeNumber, 0);
+
   const options: ClientOptions = { baseUrl: normalized.url, idleTimeoutMs };
+  if (deadline > 0) options.deadlineMs = Math.max(1, Math.round(deadline * 1000));
   if (apiKey !== undefined) options.apiKey = apiKey;
   return { options, warnings };
 }

@@ -100,6 +100,11 @@ export function requestTimeoutOf(msg: InputMessage): number | undefined {
   return parseProperty("msg.requestTimeout", msg.requestTimeout, parseNonNegativeNumber, undefined);
 }
 
+/** `msg.deadline` (ms, 0 = none) overrides the server's deadline: the total time of the request. */
+export function deadlineOf(msg: InputMessage): number | undefined {
+  return parseProperty("msg.deadline", msg.deadline, parseNonNegativeNumber, undefined);
+}
+
 /** Resolves a TypedInput (str, msg, flow, global, env, ...) for one message. */
 export function evaluateTypedInput(
   RED: NodeAPI,

@@ -1,11 +1,11 @@
 /**
  * The input/close handling of a node that answers each message with one request and one message
- * (dbgpt-list-apps, dbgpt-get-app): status, msg.requestTimeout, failures, and aborting on close.
+ * (dbgpt-list-apps, dbgpt-get-app): status, msg.requestTimeout and msg.deadline, failures, and aborting on close.
  */
 import type { CallOptions, DbgptClient } from "../../client";
 import { InFlight } from "./close";
 import { failRequest } from "./failure";
-import { requestTimeoutOf } from "./inputs";
+import { deadlineOf, requestTimeoutOf } from "./inputs";
 import type { CloseDoneFn, DoneFn, InputMessage, Node, NodeAPI, SendFn } from "./red";
 import { findServer } from "./server";
 import { StatusIndicator } from "./status";
@@ -43,6 +43,8 @@ export function handleSingleRequests(
       const options: CallOptions = { signal: controller.signal };
       const idleTimeoutMs = requestTimeoutOf(msg);
       if (idleTimeoutMs !== undefined) options.idleTimeoutMs = idleTimeoutMs;
+      const deadlineMs = deadlineOf(msg);
+      if (deadlineMs !== undefined) options.deadlineMs = deadlineMs;
       const { payload, dbgpt } = await request(msg, server.client(), options);
       if (closed) return;
       send({ ...msg, payload, dbgpt });

@@ -1,0 +1,135 @@
+"use strict";
+// The deadline (config `deadline`, msg.deadline) and exactly one outcome per request, in real flows.
+const assert = require("node:assert/strict");
+const {
+  helper,
+  NODES,
+  useEmulatorSuite,
+  flowWith,
+  chatNode,
+  collect,
+  loadChat,
+  waitFor,
+  sleep,
+  logLines,
+} = require("./helpers");
+
+/** A chat node whose complete output is wired to two nodes (Node-RED clones the message for the second). */
+async function loadTwoWireChat(baseUrl, chat = {}, config = {}) {
+  const flow = flowWith(
+    baseUrl,
+    [
+      chatNode({ wires: [["stream"], ["final", "final2"]], ...chat }),
+      { id: "stream", type: "helper" },
+      { id: "final", type: "helper" },
+      { id: "final2", type: "helper" },
+      { id: "catcher", type: "catch", scope: ["chat"], uncaught: false, wires: [["caught"]] },
+      { id: "caught", type: "helper" },
+    ],
+    config,
+  );
+  await helper.load(NODES, flow);
+  return {
+    node: helper.getNode("chat"),
+    final: collect("final"),
+    final2: collect("final2"),
+    caught: collect("caught"),
+  };
+}
+
+/** An object nested `levels` deep, built without recursion. */
+function nested(levels) {
+  let value = { end: true };
+  for (let i = 0; i < levels; i++) value = { inner: value };
+  return value;
+}
+
+describe("dbgpt-chat deadline and one outcome per request", function () {
+  let emu;
+  useEmulatorSuite((started) => (emu = started));
+
+  it("the server's deadline stops a chat that drips steadily: DBGPT_TIMEOUT with the partial text", async () => {
+    const c = await loadChat(emu.url, { chatMode: "chat_normal" }, { timeout: 10, deadline: 0.5 });
+    emu.fault({ drip: { bytes: 20, intervalMs: 30 } });
+    const started = Date.now();
+    c.node.receive({ payload: "[long:500] drip" });
+    await waitFor(() => c.caught.length === 1, "the failure", 5000);
+    const elapsed = Date.now() - started;
+    const caught = c.caught[0];
+    assert.equal(caught.error.code, "DBGPT_TIMEOUT");
+    assert.match(caught.error.message, /deadline/);
+    assert.equal(caught.dbgpt.error.code, "DBGPT_TIMEOUT");
+    assert.ok(caught.dbgpt.partial.length > 0, "the partial text");
+    assert.ok(elapsed < 2000, `took ${elapsed} ms`);
+    await sleep(50);
+    assert.equal(c.final.length, 0);
+    await emu.waitForConnections(0, 1000);
+  });
+
+  it("msg.deadline (ms) overrides the server's deadline; 0 = none", async () => {
+    const c = await loadChat(emu.url, { chatMode: "chat_normal" }, { deadline: 0.2 });
+    emu.fault({ drip: { bytes: 40, intervalMs: 30 } });
+    c.node.receive({ payload: "patient", deadline: 0 });
+    await waitFor(() => c.final.length === 1, "the answer", 5000);
+    assert.equal(c.caught.length, 0);
+    emu.fault({ stall: "after-headers" });
+    c.node.receive({ payload: "q", deadline: 150 });
+    await waitFor(() => c.caught.length === 1, "the failure", 5000);
+    assert.equal(c.caught[0].error.code, "DBGPT_TIMEOUT");
+    c.node.receive({ payload: "q", deadline: -5 });
+    await waitFor(() => c.caught.length === 2, "the invalid input", 5000);
+    assert.equal(c.caught[1].error.code, "DBGPT_INVALID_INPUT");
+  });
+
+  it("list-apps and get-app take msg.deadline too", async () => {
+    await helper.load(
+      NODES,
+      flowWith(emu.url, [
+        { id: "list", type: "dbgpt-list-apps", server: "cfg", agentAppsOnly: false, wires: [["out"]] },
+        {
+          id: "get",
+          type: "dbgpt-get-app",
+          server: "cfg",
+          appId: "payload",
+          appIdType: "msg",
+          wires: [["out"]],
+        },
+        { id: "out", type: "helper" },
+        { id: "catcher", type: "catch", scope: null, uncaught: false, wires: [["caught"]] },
+        { id: "caught", type: "helper" },
+      ]),
+    );
+    const caught = collect("caught");
+    emu.fault({ stall: "after-headers", times: 2 });
+    helper.getNode("list").receive({ payload: "x", deadline: 150 });
+    helper.getNode("get").receive({ payload: "some-app", deadline: 150 });
+    await waitFor(() => caught.length === 2, "two failures", 5000);
+    for (const msg of caught) {
+      assert.equal(msg.error.code, "DBGPT_TIMEOUT");
+      assert.match(msg.error.message, /deadline/);
+    }
+  });
+
+  it("a usage nested 10,000 levels deep is one DBGPT_PROTOCOL before anything is sent (two wires)", async () => {
+    const c = await loadTwoWireChat(emu.url, { chatMode: "chat_normal", stream: false });
+    emu.fault({ deepUsage: 10_000 });
+    c.node.receive({ payload: "deep" });
+    await waitFor(() => c.caught.length === 1, "the failure", 5000);
+    await sleep(200);
+    assert.equal(c.caught.length, 1, "reported once");
+    assert.equal(c.caught[0].error.code, "DBGPT_PROTOCOL");
+    assert.match(c.caught[0].error.message, /nested deeper than 64 levels/);
+    assert.deepEqual([c.final.length, c.final2.length], [0, 0], "nothing was sent");
+  });
+
+  it("a final send that throws after the message went out is logged, never reported to Catch", async () => {
+    const c = await loadTwoWireChat(emu.url, { chatMode: "chat_normal", stream: false });
+    // Node-RED clones the final message for the second wire: a 10,000-deep property overflows that clone.
+    c.node.receive({ payload: "hello", deep: nested(10_000) });
+    await waitFor(() => c.final.length === 1, "the final message", 5000);
+    await waitFor(() => logLines(helper.log().ERROR, "final message").length === 1, "the log line", 5000);
+    await sleep(200);
+    assert.equal(c.caught.length, 0, "the request had its outcome: no second one");
+    assert.equal(c.final[0].payload.length > 0, true);
+  });
+});
