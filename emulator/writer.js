@@ -3,6 +3,17 @@
 // with the configured delay between stream events, respecting backpressure, and applying a fault.
 // Everything stops as soon as the client goes away (the response's "close").
 
+/**
+ * One write = one HTTP chunk. Node.js 24 holds the writes made in one tick and sends them as a single
+ * chunk on the next; uncorking after each write sends it at once, as Node.js 20 does (a no-op there).
+ */
+function writeChunk(res, data, callback) {
+  res.write(data, callback);
+  res.uncork();
+  // What write() returned was measured while the data was held; whether to wait is the socket's call.
+  return !(res.socket && res.socket.writableNeedDrain);
+}
+
 /** Per-response cancellation: sleeps and drain waits end when the response closes. */
 class ResponseContext {
   constructor(res, timers) {
@@ -43,8 +54,10 @@ class ResponseContext {
     return new Promise((resolve) => {
       if (this.closed) return resolve();
       let immediate;
+      // The socket's "drain" (see writeChunk): the response's own comes only after a write it refused.
+      const target = this.res.socket || this.res;
       const wake = () => {
-        this.res.off("drain", onDrain);
+        target.off("drain", onDrain);
         if (immediate) clearImmediate(immediate);
         this.wakers.delete(wake);
         resolve();
@@ -52,7 +65,7 @@ class ResponseContext {
       const onDrain = () => {
         immediate = setImmediate(wake);
       };
-      this.res.once("drain", onDrain);
+      target.once("drain", onDrain);
       this.wakers.add(wake);
     });
   }
@@ -66,7 +79,7 @@ class ResponseContext {
         resolve();
       };
       this.wakers.add(wake);
-      this.res.write(data, wake);
+      writeChunk(this.res, data, wake);
     });
   }
 }
@@ -200,7 +213,7 @@ async function writeResponse(res, response, { delayMs = 0, fault, timers, record
       const bytes = Buffer.isBuffer(unit) ? unit : Buffer.from(unit);
       pending = pending.length ? Buffer.concat([pending, bytes]) : bytes;
       if (!(await emit(false))) return;
-    } else if (!res.write(unit)) {
+    } else if (!writeChunk(res, unit)) {
       // The hot path awaits only for backpressure (or the delay above): no promise per event.
       await ctx.drain();
       if (ctx.closed) return;
