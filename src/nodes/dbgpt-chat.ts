@@ -16,6 +16,7 @@ import {
   type DbgptError,
 } from "../client";
 import { InFlight } from "./shared/close";
+import { StreamCoalescer } from "./shared/coalesce";
 import { failRequest, invalidInput } from "./shared/failure";
 import {
   applyMessageOverrides,
@@ -57,6 +58,7 @@ interface ChatDef extends NodeDef {
   sysCode?: string;
   emitReasoning?: boolean | string;
   maxConcurrent?: number | string;
+  coalesceMs?: number | string;
 }
 
 /** Node fields that, left blank, are taken from the message. */
@@ -90,6 +92,7 @@ interface ChatSettings {
   stream: boolean;
   emitReasoning: boolean;
   maxConcurrent: number;
+  coalesceMs: number;
   overrides: OverrideValues<typeof MESSAGE_OVERRIDES>;
 }
 
@@ -124,6 +127,7 @@ function parseSettings(def: ChatDef): ChatSettings {
     stream: isOn(def.stream, true),
     emitReasoning: isOn(def.emitReasoning, false),
     maxConcurrent: parseProperty("max concurrent", def.maxConcurrent, parseNonNegativeInteger, 0),
+    coalesceMs: parseProperty("stream interval", def.coalesceMs, parseNonNegativeInteger, 0),
     overrides: parseNodeOverrides(MESSAGE_OVERRIDES, def as unknown as Record<string, unknown>),
   };
 }
@@ -320,12 +324,24 @@ function setUpChatNode(RED: NodeAPI, node: Node, def: ChatDef): void {
 
   async function run(job: ChatJob) {
     const { msg, send, request } = job;
-    const { stream, emitReasoning } = settings as ChatSettings;
+    const { stream, emitReasoning, coalesceMs } = settings as ChatSettings;
+    let coalescer: StreamCoalescer | undefined;
     try {
       const call = job.client.chat(request, job.callOptions);
       if (stream) {
         const { convUid: conv_uid, chatMode: chat_mode } = request;
         let index = 0;
+        const sendStream = (type: string, text: string) => {
+          const dbgpt = { type, index: index++, conv_uid, chat_mode, model: call.model, id: call.id };
+          send([{ ...msg, payload: text, dbgpt }, null]);
+          if (++sentThisTurn >= SEND_BUDGET) {
+            call.pause();
+            void afterDelivery().then(() => call.resume());
+          }
+        };
+        // A send the stream interval's timer makes and that throws fails the request, as a direct one does.
+        coalescer = new StreamCoalescer(coalesceMs, sendStream, () => job.controller.abort());
+        const streamed = coalescer;
         // Called synchronously per event (no promise per event); a send that throws fails the request.
         call.on("event", (event) => {
           if (!job.streaming) {
@@ -333,26 +349,27 @@ function setUpChatNode(RED: NodeAPI, node: Node, def: ChatDef): void {
             status.refresh();
           }
           if (event.type === "reasoning" && !emitReasoning) return;
-          const dbgpt = {
-            type: event.type,
-            index: index++,
-            conv_uid,
-            chat_mode,
-            model: call.model,
-            id: call.id,
-          };
-          send([{ ...msg, payload: event.text, dbgpt }, null]);
-          if (++sentThisTurn >= SEND_BUDGET) {
-            call.pause();
-            void afterDelivery().then(() => call.resume());
-          }
+          streamed.push(event.type, event.text);
         });
       }
       let answer = await call.result;
+      if (closed) coalescer?.dispose();
+      else coalescer?.flush();
       if (stream && !closed) answer = await withConversationData(job, answer);
       if (!closed) finish(job, answer);
     } catch (err) {
-      if (closed) return;
+      if (closed) return coalescer?.dispose();
+      const timerFailure = coalescer?.timerFailure;
+      if (timerFailure !== undefined) {
+        failRequest(msg, timerFailure.error, job.done, { status, withPartial: true });
+        return;
+      }
+      // What waited for the stream interval goes out before the final message or the failure.
+      try {
+        coalescer?.flush();
+      } catch {
+        // The send fails again: the request's own outcome below is what counts.
+      }
       if (job.controller.signal.aborted) {
         // Stopped while the failure raced the abort: a stop is never an error.
         finish(job, unansweredResult(job, isDbgptError(err) ? (err.partial ?? "") : ""));

@@ -277,6 +277,7 @@ describe("editor: node definitions", function () {
     assert.equal(chat("stream"), true);
     assert.equal(chat("emitReasoning"), false);
     assert.equal(chat("maxConcurrent"), 0);
+    assert.equal(chat("coalesceMs"), 0);
     assert.equal(chat("temperature"), "");
     assert.equal(chat("maxNewTokens"), "");
   });
@@ -317,6 +318,8 @@ describe("editor: node definitions", function () {
     assert.ok(![0, 1.5, -3, "many"].some((v) => chat("maxNewTokens", v)));
     assert.ok([0, 1, 20, "3"].every((v) => chat("maxConcurrent", v)));
     assert.ok(!["", -1, 2.5, "x"].some((v) => chat("maxConcurrent", v)));
+    assert.ok([0, 100, "250"].every((v) => chat("coalesceMs", v)));
+    assert.ok(!["", -1, 2.5, "fast"].some((v) => chat("coalesceMs", v)));
   });
 
   it("chatMode accepts the seven modes; chatParam is required outside chat_normal", function () {

@@ -39,6 +39,7 @@ const FLOW_FORMAT = freezeTable({
     "sysCode",
     "emitReasoning",
     "maxConcurrent",
+    "coalesceMs",
   ],
 });
 
@@ -63,6 +64,7 @@ const CHAT_FIELDS = Object.freeze({
   sysCode: "",
   emitReasoning: false,
   maxConcurrent: 0,
+  coalesceMs: 0,
 });
 
 /** A dbgpt-config node named after its id: the config's default model, a 120 s timeout, no tls-config. */
