@@ -16,6 +16,15 @@ const USER_DIR = process.env.START_USER_DIR
   : path.join(ROOT, ".tmp", "start-userdir");
 const EXAMPLES_DIR = path.join(ROOT, "examples");
 
+/** Node-RED Dashboard 2.0 (a devDependency), for the chat page example; undefined when not installed. */
+function dashboardDir() {
+  try {
+    return path.dirname(require.resolve("@flowfuse/node-red-dashboard/package.json", { paths: [ROOT] }));
+  } catch {
+    return undefined;
+  }
+}
+
 function say(text) {
   process.stdout.write(`[npm start] ${text}\n`);
 }
@@ -192,7 +201,16 @@ async function main() {
     const flows = [];
     const seen = new Set();
     const credentials = {};
+    const dashboard = dashboardDir();
+    let chatPage = false;
     for (const { file, nodes } of examples) {
+      if (nodes.some((n) => n.type.startsWith("ui-"))) {
+        if (!dashboard) {
+          say(`left out: ${file} (it needs @flowfuse/node-red-dashboard: npm install)`);
+          continue;
+        }
+        chatPage = true;
+      }
       const brokers = nodes.filter((n) => n.type === "mqtt-broker");
       if (brokers.length > 0 && !broker.close) {
         say(`left out: ${file} (no MQTT broker)`);
@@ -222,7 +240,8 @@ async function main() {
 
     linkPackage(USER_DIR);
     writeUserDir(USER_DIR, {
-      settings: baseSettings({ port }),
+      // The dashboard loads from our node_modules (nodesDir), like this package from the working tree.
+      settings: { ...baseSettings({ port }), ...(chatPage ? { nodesDir: [dashboard] } : {}) },
       flows,
       credentials,
     });
@@ -250,6 +269,7 @@ async function main() {
     say("");
     say(`Node-RED is running: ${url}/ (the examples are on the DB-GPT tabs)`);
     say("Try it:");
+    if (chatPage) say(`  the chat page: ${url}/dashboard/dbgpt`);
     say(`  curl --data 'Hello' ${url}/dbgpt/chat`);
     say(
       `  curl --data 'Hello' '${url}/dbgpt/conversation?session=me'` +

@@ -399,6 +399,8 @@ describe("editor dialogs in chromium", function () {
     await page.fill("#node-input-maxConcurrent-number", "1.5");
     assert.match(await page.getAttribute("#node-input-maxConcurrent-number", "class"), /input-error/);
     await page.fill("#node-input-maxConcurrent-number", "2");
+    assert.equal(await page.inputValue("#node-input-coalesceMs-number"), "0", "the stream interval shows 0");
+    await page.fill("#node-input-coalesceMs-number", "75");
     await closeDialog();
     assert.deepEqual(
       await nodeProps(CHAT, [
@@ -408,6 +410,7 @@ describe("editor dialogs in chromium", function () {
         "temperature",
         "maxNewTokens",
         "maxConcurrent",
+        "coalesceMs",
       ]),
       {
         chatParam: AGENT_APPS[1].app_code,
@@ -416,6 +419,7 @@ describe("editor dialogs in chromium", function () {
         temperature: 0.3,
         maxNewTokens: 256,
         maxConcurrent: 2,
+        coalesceMs: 75,
       },
     );
 
@@ -429,8 +433,8 @@ describe("editor dialogs in chromium", function () {
     const flows = JSON.parse(fs.readFileSync(path.join(nr.userDir, "flows.json"), "utf8"));
     const chat = flows.find((n) => n.id === CHAT);
     assert.deepEqual(
-      [chat.maxNewTokens, chat.maxConcurrent, chat.temperature],
-      [256, 2, ""],
+      [chat.maxNewTokens, chat.maxConcurrent, chat.coalesceMs, chat.temperature],
+      [256, 2, 75, ""],
       "the flow file holds numbers",
     );
     assert.ok(!JSON.stringify(flows).includes(KEY), "no key in the flow file");
