@@ -1208,17 +1208,21 @@ describe("emulator: faults", function () {
       emu,
       { ...stream, messages: "[long:1000000]" },
       {
-        timeoutMs: 400,
+        timeoutMs: 10000,
         onHead: (p, socket) => {
           socket.pause();
           paused = socket;
         },
       },
     );
+    // On a busy machine the head can take a while: time the paused reader from when it paused.
+    const since = Date.now();
+    while (!paused && Date.now() - since < 5000) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(paused, "the response head arrived");
     await new Promise((r) => setTimeout(r, 250));
     const rec = emu.chatRequests().at(-1);
     assert.ok(rec.eventsWritten < 50000, `${rec.eventsWritten} events written to a paused reader`);
-    assert.ok(paused);
+    paused.destroy();
     await done;
     await emu.waitForConnections(0, 2000);
   });
