@@ -1,6 +1,6 @@
 "use strict";
 /**
- * A real Node-RED for the benchmarks: red.js from node_modules in a child process started with
+ * A real Node-RED for the benchmarks, started by scripts/nodered.js (as for the tests and `npm start`) with
  * --expose-gc, a temporary user dir with this working tree linked in as
  * node_modules/@dbgpt-nodes/node-red-dbgpt (what `npm pack` + install gives, without the minute it takes),
  * and one fixed flow made of core nodes only, as a user would build it:
@@ -31,21 +31,33 @@
  *         trace: report when undici created the request and received the first body bytes (for one chat),
  *         timeoutMs }
  */
-const { execFileSync, spawn } = require("node:child_process");
+const { execFileSync } = require("node:child_process");
 const { Agent, fetch: undiciFetch } = require("undici");
 const fs = require("node:fs");
-const os = require("node:os");
 const path = require("node:path");
-const { baseSettings, deepMerge, freePort, nodeRedHome, writeUserDir } = require("../test/runtime/harness");
-const { CHAT_FIELDS } = require("../test/support/flow-format");
+const {
+  ROOT,
+  baseSettings,
+  deepMerge,
+  freePort,
+  launchNodeRed,
+  linkPackage,
+  makeTempDir,
+  removeTempDir,
+  writeUserDir,
+} = require("../scripts/nodered");
 const { answerFor, benchQuestion } = require("./emulator");
 const { fnv1a } = require("./fnv");
-const { delay } = require("../test/support/wait");
 
-const ROOT = path.resolve(__dirname, "..");
-const PKG = require(path.join(ROOT, "package.json"));
-const EXIT_WITH_PARENT = path.join(ROOT, "test", "runtime", "exit-with-parent.js");
-const START_TIMEOUT_MS = 90_000;
+/** The chat node's settings as example 1 ships them (a user's flow); the bench sets coalesceMs. */
+const CHAT_FIELDS = (() => {
+  const example = JSON.parse(
+    fs.readFileSync(path.join(ROOT, "examples", "01 - HTTP chat endpoint.json"), "utf8"),
+  );
+  const node = { ...example.find((n) => n.type === "dbgpt-chat") };
+  for (const key of ["id", "type", "z", "name", "server", "x", "y", "wires"]) delete node[key];
+  return node;
+})();
 const STOP_GRACE_MS = 15_000;
 /** The floor-paced function's messages per timer tick. */
 const PACED_PER_TICK = 300;
@@ -324,17 +336,10 @@ function benchFlows(emulatorUrl) {
 }
 
 function prepareUserDir(emulatorUrl, port) {
-  const userDir = fs.mkdtempSync(path.join(os.tmpdir(), "dbgpt-bench-nr-"));
-  const scope = path.join(userDir, "node_modules", ...PKG.name.split("/").slice(0, -1));
-  fs.mkdirSync(scope, { recursive: true });
-  fs.symlinkSync(ROOT, path.join(userDir, "node_modules", ...PKG.name.split("/")), "dir");
-  fs.writeFileSync(
-    path.join(userDir, "package.json"),
-    JSON.stringify({ name: "bench-node-red", version: "0.0.1", private: true }, null, 2),
-  );
+  const userDir = makeTempDir("dbgpt-bench-nr-");
+  linkPackage(userDir);
   const settings = deepMerge(baseSettings({ port }), {
     disableEditor: true,
-    logging: { console: { level: "warn" } },
     functionGlobalContext: {
       // Written into settings.js as source: they run in Node-RED's main context, not the function's vm.
       benchNow: function () {
@@ -415,46 +420,26 @@ function distinctQuestions(chats, deltas) {
 
 async function startBenchNodeRed({ emulatorUrl, nodeArgs = [] }) {
   const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
   const userDir = prepareUserDir(emulatorUrl, port);
-  const child = spawn(
-    process.execPath,
-    [
-      "--expose-gc",
-      ...nodeArgs,
-      "--require",
-      EXIT_WITH_PARENT,
-      path.join(nodeRedHome(), "red.js"),
-      "--userDir",
-      userDir,
-      "--settings",
-      path.join(userDir, "settings.js"),
-    ],
-    { cwd: userDir, stdio: ["pipe", "pipe", "pipe"] },
-  );
-  let output = "";
-  child.stdout.on("data", (chunk) => (output += chunk));
-  child.stderr.on("data", (chunk) => (output += chunk));
+  let nodeRed;
+  try {
+    nodeRed = await launchNodeRed({ userDir, port, nodeArgs: ["--expose-gc", ...nodeArgs] });
+  } catch (err) {
+    removeTempDir(userDir);
+    throw err;
+  }
+  const { url, child } = nodeRed;
+  const output = () => nodeRed.logs().slice(-4000);
   let exitedAlready = false;
-  const exited = new Promise((resolve) =>
-    child.once("exit", (code, signal) => {
-      exitedAlready = true;
-      resolve({ code, signal });
-    }),
-  );
+  nodeRed.exited.then(() => (exitedAlready = true));
 
   async function stop() {
-    if (!exitedAlready) {
-      child.kill("SIGTERM");
-      const killer = setTimeout(() => child.kill("SIGKILL"), STOP_GRACE_MS);
-      await exited;
-      clearTimeout(killer);
-    }
-    fs.rmSync(userDir, { recursive: true, force: true });
+    await nodeRed.stop(STOP_GRACE_MS);
+    removeTempDir(userDir);
   }
 
   async function post(route, body, timeoutMs) {
-    if (exitedAlready) throw new Error(`Node-RED has exited:\n${output.slice(-4000)}`);
+    if (exitedAlready) throw new Error(`Node-RED has exited:\n${output()}`);
     const res = await undiciFetch(`${url}${route}`, {
       dispatcher,
       method: "POST",
@@ -463,14 +448,14 @@ async function startBenchNodeRed({ emulatorUrl, nodeArgs = [] }) {
       signal: AbortSignal.timeout(timeoutMs),
     });
     const text = await res.text();
-    if (!res.ok) throw new Error(`Node-RED ${route}: HTTP ${res.status} ${text}\n${output.slice(-4000)}`);
+    if (!res.ok) throw new Error(`Node-RED ${route}: HTTP ${res.status} ${text}\n${output()}`);
     return JSON.parse(text);
   }
 
   const handle = {
     pid: child.pid,
     url,
-    logs: () => output,
+    logs: () => nodeRed.logs(),
     stop,
     /** Forced GCs (global.gc() rounds) in Node-RED, then its process.memoryUsage(). */
     memory: (gc = 0) => post("/bench/memory", { gc }, 60_000),
@@ -501,29 +486,6 @@ async function startBenchNodeRed({ emulatorUrl, nodeArgs = [] }) {
     },
   };
 
-  const started = Date.now();
-  for (;;) {
-    if (exitedAlready) {
-      await stop();
-      throw new Error(`Node-RED exited before its flows started:\n${output.slice(-4000)}`);
-    }
-    if (/\[error\]|^Error: /m.test(output)) {
-      await stop();
-      throw new Error(`Node-RED failed to start its flows:\n${output.slice(-4000)}`);
-    }
-    if (Date.now() - started > START_TIMEOUT_MS) {
-      await stop();
-      throw new Error(
-        `Node-RED did not start its flows within ${START_TIMEOUT_MS} ms:\n${output.slice(-4000)}`,
-      );
-    }
-    try {
-      await post("/bench/memory", { gc: 0 }, 2000);
-      break;
-    } catch {
-      await delay(200);
-    }
-  }
   return handle;
 }
 

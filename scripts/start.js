@@ -8,7 +8,7 @@
 const fs = require("node:fs");
 const net = require("node:net");
 const path = require("node:path");
-const { launchNodeRed, writeUserDir, baseSettings, ROOT } = require("../test/runtime/harness");
+const { launchNodeRed, linkPackage, writeUserDir, baseSettings, ROOT } = require("./nodered");
 
 const PKG = require(path.join(ROOT, "package.json"));
 const USER_DIR = process.env.START_USER_DIR
@@ -85,35 +85,6 @@ function userFlows(userDir, exampleIds) {
     }
   }
   return { nodes: kept, credentials: keptCredentials };
-}
-
-/** Symlinks the working tree into the user dir's node_modules, as `npm link` would. */
-function linkPackage(userDir) {
-  const link = path.join(userDir, "node_modules", ...PKG.name.split("/"));
-  fs.mkdirSync(path.dirname(link), { recursive: true });
-  let current;
-  try {
-    current = fs.readlinkSync(link);
-  } catch {
-    current = undefined;
-  }
-  if (current !== ROOT) {
-    fs.rmSync(link, { recursive: true, force: true });
-    fs.symlinkSync(ROOT, link, "dir");
-  }
-  fs.writeFileSync(
-    path.join(userDir, "package.json"),
-    JSON.stringify(
-      {
-        name: "node-red-project",
-        version: "0.0.1",
-        private: true,
-        dependencies: { [PKG.name]: `file:${ROOT}` },
-      },
-      null,
-      2,
-    ) + "\n",
-  );
 }
 
 /** In-process MQTT broker (aedes, ESM-only) on 127.0.0.1:port; resolves null when it cannot listen. */

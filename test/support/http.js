@@ -6,20 +6,7 @@
  *   httpRequest(url, options)  one request on its own connection; { status, headers, bytes, text, json }
  */
 const http = require("node:http");
-const net = require("node:net");
-
-/** Resolves with a port that was free on 127.0.0.1 a moment ago. */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
+const { freePort } = require("../../scripts/nodered");
 
 /**
  * One request on its own connection (Connection: close, no keep-alive agent). A `body` that is not a string
