@@ -242,12 +242,7 @@ export class DbgptClient {
 
   /** Every deployed model instance (callers keep `worker_type === "llm"` for chat). */
   listModels(options?: CallOptions): Promise<ModelInstance[]> {
-    return this.transport.requestText("GET", MODELS_PATH, undefined, options, (response) => {
-      const data = this.resultData(response);
-      if (!Array.isArray(data))
-        throw protocolError("DB-GPT answered the model list with no list", response.text);
-      return data as ModelInstance[];
-    });
+    return this.getList<ModelInstance>(MODELS_PATH, "model list", options);
   }
 
   /** Knowledge spaces, in the server's order (the first 1000). The route does not check keys. */
@@ -262,12 +257,7 @@ export class DbgptClient {
 
   /** Every datasource (not paginated by the server). Needs the key. */
   listDatabases(options?: CallOptions): Promise<Datasource[]> {
-    return this.transport.requestText("GET", DATASOURCES_PATH, undefined, options, (response) => {
-      const data = this.resultData(response);
-      if (!Array.isArray(data))
-        throw protocolError("DB-GPT answered the datasource list with no list", response.text);
-      return data as Datasource[];
-    });
+    return this.getList<Datasource>(DATASOURCES_PATH, "datasource list", options);
   }
 
   /**
@@ -414,6 +404,16 @@ export class DbgptClient {
         return data;
       },
     );
+  }
+
+  /** A `Result` whose data is a plain list (not paginated by the server). */
+  private getList<T>(path: string, what: string, options: CallOptions | undefined): Promise<T[]> {
+    return this.transport.requestText("GET", path, undefined, options, (response) => {
+      const data = this.resultData(response);
+      if (!Array.isArray(data))
+        throw protocolError(`DB-GPT answered the ${what} with no list`, response.text);
+      return data as T[];
+    });
   }
 
   private getPageItems<T>(path: string, what: string, options: CallOptions | undefined): Promise<T[]> {

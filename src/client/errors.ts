@@ -122,7 +122,8 @@ function errorCode(err: unknown): string | undefined {
   return typeof code === "string" ? code : undefined;
 }
 
-function describe(err: unknown): string {
+/** An error's own text for a message: its code and message (or its first aggregated error's). */
+function causeText(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
   const code = errorCode(err);
   const text = err.message !== "" ? err.message : (err as { errors?: Error[] }).errors?.[0]?.message;
@@ -157,14 +158,14 @@ export function errorFromTransport(err: unknown, ctx: TransportContext): DbgptEr
   if (code === "UND_ERR_PARSER" || (err instanceof Error && err.name === "HTTPParserError")) {
     return new DbgptError(
       "DBGPT_PROTOCOL",
-      `DB-GPT at ${ctx.origin} sent a malformed HTTP response: ${describe(err)}`,
+      `DB-GPT at ${ctx.origin} sent a malformed HTTP response: ${causeText(err)}`,
       {
         cause: err,
       },
     );
   }
   if (!ctx.afterHeaders) {
-    return new DbgptError("DBGPT_CONNECT", `cannot reach DB-GPT at ${ctx.origin}: ${describe(err)}`, {
+    return new DbgptError("DBGPT_CONNECT", `cannot reach DB-GPT at ${ctx.origin}: ${causeText(err)}`, {
       cause: err,
     });
   }

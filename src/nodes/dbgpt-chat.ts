@@ -7,6 +7,7 @@ import { randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import {
   CHAT_MODES,
+  invalidInputError,
   isDbgptError,
   type CallOptions,
   type ChatMode,
@@ -17,13 +18,14 @@ import {
 } from "../client";
 import { InFlight } from "./shared/close";
 import { StreamCoalescer } from "./shared/coalesce";
-import { failRequest, invalidInput } from "./shared/failure";
+import { failRequest } from "./shared/failure";
 import {
   applyMessageOverrides,
   deadlineOf,
   describe,
   evaluateTypedInput,
   isBlank,
+  isOn,
   parseNodeOverrides,
   parseNonNegativeInteger,
   parseNumber,
@@ -111,16 +113,12 @@ interface ChatJob {
   streaming: boolean;
 }
 
-function isOn(value: unknown, fallback: boolean): boolean {
-  if (value === true || value === "true") return true;
-  if (value === false || value === "false") return false;
-  return fallback;
-}
-
 function parseSettings(def: ChatDef): ChatSettings {
   const chatMode = isBlank(def.chatMode) ? "chat_app" : String(def.chatMode);
   if (!(CHAT_MODES as readonly string[]).includes(chatMode)) {
-    throw invalidInput(`chat mode must be one of ${CHAT_MODES.join(", ")} (got ${describe(def.chatMode)})`);
+    throw invalidInputError(
+      `chat mode must be one of ${CHAT_MODES.join(", ")} (got ${describe(def.chatMode)})`,
+    );
   }
   return {
     chatMode: chatMode as ChatMode,
@@ -196,13 +194,14 @@ function setUpChatNode(RED: NodeAPI, node: Node, def: ChatDef): void {
 
   function questionOf(value: unknown): string {
     if (typeof value === "string") {
-      if (value.trim() === "") throw invalidInput("the question is empty");
+      if (value.trim() === "") throw invalidInputError("the question is empty");
       return value;
     }
     if (Array.isArray(value)) {
       const lastUser = value.findLast((m) => m && typeof m === "object" && m.role === "user");
       const text = lastUser ? contentText(lastUser.content) : undefined;
-      if (text === undefined) throw invalidInput("the messages array has no user message with text content");
+      if (text === undefined)
+        throw invalidInputError("the messages array has no user message with text content");
       warn(
         "messages-array",
         "the input is an OpenAI-style messages array: only the last user message is sent " +
@@ -213,7 +212,7 @@ function setUpChatNode(RED: NodeAPI, node: Node, def: ChatDef): void {
     const text =
       value && typeof value === "object" ? contentText((value as { content?: unknown }).content) : undefined;
     if (text === undefined) {
-      throw invalidInput(
+      throw invalidInputError(
         `the question must be a non-empty string or a messages array, got ${describe(value)}`,
       );
     }
@@ -230,7 +229,7 @@ function setUpChatNode(RED: NodeAPI, node: Node, def: ChatDef): void {
       ? undefined
       : parseProperty("chat param", chatParamValue, parseText, "");
     if (chatParam === undefined && settings.chatMode !== "chat_normal") {
-      throw invalidInput(
+      throw invalidInputError(
         `the chat param (app, knowledge space, flow or database) is empty; ${settings.chatMode} needs one`,
       );
     }

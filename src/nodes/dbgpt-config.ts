@@ -3,10 +3,9 @@
  * (and so the one keep-alive dispatcher) shared by every node that uses it: created at first use, closed
  * when the config node closes. Also serves the editor's admin endpoints (apps, models, test connection).
  */
-import type { DbgptClient, DbgptError } from "../client";
+import { invalidInputError, type DbgptClient, type DbgptError } from "../client";
 import { registerAdminEndpoints, rememberDeployedConfig } from "./shared/admin";
 import { createClient, envLookupFor, resolveConnection, type ResolvedConnection } from "./shared/connection";
-import { invalidInput } from "./shared/failure";
 import { isBlank } from "./shared/inputs";
 import type { CloseDoneFn, Node, NodeAPI, NodeDef } from "./shared/red";
 import { DEFAULT_MODEL, type DbgptServer } from "./shared/server";
@@ -37,7 +36,7 @@ function setUpConfigNode(RED: NodeAPI, node: ConfigNode, def: ConfigDef): void {
 
   /** A configuration that cannot work is logged once; every request using it fails. */
   const reportProblem = (err: unknown): DbgptError => {
-    problem = invalidInput(`DB-GPT server configuration: ${(err as Error).message}`);
+    problem = invalidInputError(`DB-GPT server configuration: ${(err as Error).message}`);
     node.error(problem.message);
     return problem;
   };
@@ -59,15 +58,15 @@ function setUpConfigNode(RED: NodeAPI, node: ConfigNode, def: ConfigDef): void {
 
   node.defaultModel = defaultModel;
   node.client = () => {
-    if (closed) throw invalidInput("the DB-GPT server configuration has been closed");
+    if (closed) throw invalidInputError("the DB-GPT server configuration has been closed");
     if (!connection || problem) {
-      throw invalidInput(problem?.message ?? "the DB-GPT server configuration is unusable");
+      throw invalidInputError(problem?.message ?? "the DB-GPT server configuration is unusable");
     }
     if (!client) {
       try {
         client = createClient(RED, connection.options, def.tls);
       } catch (err) {
-        throw invalidInput(reportProblem(err).message);
+        throw invalidInputError(reportProblem(err).message);
       }
     }
     return client;

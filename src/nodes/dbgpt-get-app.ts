@@ -2,7 +2,7 @@
  * dbgpt-get-app: reads one app. The id comes from a TypedInput (default msg.payload); an app object with a
  * string app_code (as after list-apps and a split) is accepted too. msg.payload = the app object.
  */
-import { invalidInput } from "./shared/failure";
+import { invalidInputError } from "../client";
 import { describe, evaluateTypedInput } from "./shared/inputs";
 import type { Node, NodeAPI, NodeDef } from "./shared/red";
 import { handleSingleRequests } from "./shared/single-request";
@@ -18,7 +18,9 @@ function appIdOf(value: unknown): string {
   if (value && typeof value === "object" && typeof (value as { app_code?: unknown }).app_code === "string") {
     return (value as { app_code: string }).app_code;
   }
-  throw invalidInput(`the app id must be a string or an app object with an app_code, got ${describe(value)}`);
+  throw invalidInputError(
+    `the app id must be a string or an app object with an app_code, got ${describe(value)}`,
+  );
 }
 
 function setUpGetAppNode(RED: NodeAPI, node: Node, def: GetAppDef): void {

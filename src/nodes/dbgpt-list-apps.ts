@@ -3,6 +3,7 @@
  * msg.dbgpt = { total }. "Agent apps only" drops the apps chat_app cannot talk to.
  */
 import { isAgentApp } from "../client";
+import { isOn } from "./shared/inputs";
 import { warnOnce } from "./shared/notices";
 import type { Node, NodeAPI, NodeDef } from "./shared/red";
 import { handleSingleRequests } from "./shared/single-request";
@@ -13,7 +14,7 @@ interface ListAppsDef extends NodeDef {
 }
 
 function setUpListAppsNode(RED: NodeAPI, node: Node, def: ListAppsDef): void {
-  const agentAppsOnly = def.agentAppsOnly === true || def.agentAppsOnly === "true";
+  const agentAppsOnly = isOn(def.agentAppsOnly, false);
   const warn = warnOnce(node);
 
   handleSingleRequests(RED, node, def.server, async (_msg, client, options) => {

@@ -22,28 +22,10 @@ const ICONS = {
   "dbgpt-chat": "dbgpt-chat.svg",
 };
 const OUTPUTS = { "dbgpt-list-apps": 1, "dbgpt-get-app": 1, "dbgpt-chat": 2 };
-const CHAT_MODES = [
-  "chat_app",
-  "chat_normal",
-  "chat_knowledge",
-  "chat_flow",
-  "chat_data",
-  "chat_with_db_qa",
-  "chat_dashboard",
-];
-const ERROR_CODES = [
-  "DBGPT_CONNECT",
-  "DBGPT_TIMEOUT",
-  "DBGPT_AUTH",
-  "DBGPT_BAD_REQUEST",
-  "DBGPT_HTTP",
-  "DBGPT_NOT_FOUND",
-  "DBGPT_STREAM_ERROR",
-  "DBGPT_STREAM_CLOSED",
-  "DBGPT_QUERY_ERROR",
-  "DBGPT_PROTOCOL",
-  "DBGPT_INVALID_INPUT",
-];
+// The client's own lists, so a new mode or error code without editor support or help text fails here.
+const { CHAT_MODES, ERROR_CODES: CLIENT_ERROR_CODES } = require("../../nodes/lib/client/index.js");
+// DBGPT_ABORTED is how the client reports its own stop and close: never a failure users see.
+const ERROR_CODES = CLIENT_ERROR_CODES.filter((code) => code !== "DBGPT_ABORTED");
 const HELP_SECTIONS = {
   "en-US": {
     flow: ["Inputs", "Outputs", "Details", "References"],

@@ -2,8 +2,13 @@
  * From a dbgpt-config's settings (deployed, or the editor dialog's current values) to the client's options:
  * `${ENV_VAR}` references, base URL normalisation, the idle timeout, the deadline and the tls-config node.
  */
-import { DbgptClient, normalizeBaseUrl, type ClientOptions, type TlsOptions } from "../../client";
-import { invalidInput } from "./failure";
+import {
+  DbgptClient,
+  invalidInputError,
+  normalizeBaseUrl,
+  type ClientOptions,
+  type TlsOptions,
+} from "../../client";
 import { parseNonNegativeNumber, parseProperty } from "./inputs";
 import type { Node, NodeAPI } from "./red";
 
@@ -56,10 +61,10 @@ export function resolveConnection(settings: ServerSettings, lookup: EnvLookup): 
 
   const rawUrl =
     typeof settings.baseUrl === "string" && settings.baseUrl.trim() !== "" ? settings.baseUrl : "";
-  if (rawUrl === "") throw invalidInput("the DB-GPT base URL is empty");
+  if (rawUrl === "") throw invalidInputError("the DB-GPT base URL is empty");
   const url = resolveEnv(rawUrl, lookup);
   if (url.value === undefined || url.value.trim() === "") {
-    throw invalidInput(
+    throw invalidInputError(
       `the DB-GPT base URL refers to the environment variable ${url.variable}, which is not set`,
     );
   }
@@ -107,7 +112,7 @@ function tlsOptionsOf(RED: NodeAPI, tlsId: unknown): TlsOptions | undefined {
   if (typeof tlsId !== "string" || tlsId === "") return undefined;
   const tlsNode = RED.nodes.getNode(tlsId) as unknown as Partial<TlsConfigNode> | null;
   if (!tlsNode || typeof tlsNode.addTLSOptions !== "function") {
-    throw invalidInput(`the TLS configuration ${tlsId} is missing, disabled or not deployed`);
+    throw invalidInputError(`the TLS configuration ${tlsId} is missing, disabled or not deployed`);
   }
   const { ALPNProtocols, rejectUnauthorized, ...material } = tlsNode.addTLSOptions({});
   const tls: TlsOptions = { ...material };

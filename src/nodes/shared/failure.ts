@@ -2,7 +2,7 @@
  * The one way a request fails: the error's code and details go on msg.dbgpt (so a Catch node sees them),
  * the node shows a red ring, and done(err) hands the error to Node-RED (Catch, or the log).
  */
-import { DbgptError, isDbgptError } from "../../client";
+import { isDbgptError } from "../../client";
 import type { DoneFn, InputMessage } from "./red";
 import type { StatusIndicator } from "./status";
 
@@ -16,10 +16,6 @@ export interface FailureContext {
   status: StatusIndicator;
   /** Chat: put the answer text received before the failure on msg.dbgpt.partial ("" when none). */
   withPartial?: boolean;
-}
-
-export function invalidInput(message: string): DbgptError {
-  return new DbgptError("DBGPT_INVALID_INPUT", message);
 }
 
 export function failRequest(msg: InputMessage, error: unknown, done: DoneFn, ctx: FailureContext): void {

@@ -2,7 +2,7 @@
  * Reading what a node is told: TypedInputs, numbers that may arrive as numeric strings, and the message
  * properties that fill blank node fields (declared as data, see MessageOverrides).
  */
-import { invalidInput } from "./failure";
+import { invalidInputError } from "../../client";
 import type { InputMessage, Node, NodeAPI } from "./red";
 
 /** Parses one value; throws an Error whose message says what was expected. */
@@ -10,6 +10,13 @@ export type Parser<T> = (value: unknown) => T;
 
 export function isBlank(value: unknown): boolean {
   return value === undefined || value === null || (typeof value === "string" && value.trim() === "");
+}
+
+/** A checkbox setting: true or "true" is on, false or "false" off, anything else (unset) the fallback. */
+export function isOn(value: unknown, fallback: boolean): boolean {
+  if (value === true || value === "true") return true;
+  if (value === false || value === "false") return false;
+  return fallback;
 }
 
 export const parseNumber: Parser<number> = (value) => {
@@ -48,7 +55,7 @@ export function parseProperty<T>(name: string, value: unknown, parse: Parser<T>,
   try {
     return parse(value);
   } catch (err) {
-    throw invalidInput(`${name} ${(err as Error).message} (got ${describe(value)})`);
+    throw invalidInputError(`${name} ${(err as Error).message} (got ${describe(value)})`);
   }
 }
 
@@ -116,7 +123,9 @@ export function evaluateTypedInput(
 ): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const fail = (err: unknown) =>
-      reject(invalidInput(`${field}: cannot read ${type} "${value}": ${(err as Error)?.message ?? err}`));
+      reject(
+        invalidInputError(`${field}: cannot read ${type} "${value}": ${(err as Error)?.message ?? err}`),
+      );
     try {
       RED.util.evaluateNodeProperty(value, type, node, msg, (err: Error | null, result: unknown) =>
         err ? fail(err) : resolve(result),

@@ -1,8 +1,7 @@
 /**
  * What a dbgpt-config node offers the nodes that use it, and how they find it by its id.
  */
-import type { DbgptClient } from "../../client";
-import { invalidInput } from "./failure";
+import { invalidInputError, type DbgptClient } from "../../client";
 import type { Node, NodeAPI } from "./red";
 
 export const DEFAULT_MODEL = "chatgpt_proxyllm";
@@ -17,11 +16,13 @@ export interface DbgptServer {
 /** The dbgpt-config node with this id; DBGPT_INVALID_INPUT when it is not set, missing or disabled. */
 export function findServer(RED: NodeAPI, serverId: unknown): DbgptServer {
   if (typeof serverId !== "string" || serverId === "") {
-    throw invalidInput("no DB-GPT server is configured: select a dbgpt-config node in the node's settings");
+    throw invalidInputError(
+      "no DB-GPT server is configured: select a dbgpt-config node in the node's settings",
+    );
   }
   const found = RED.nodes.getNode(serverId) as (Node & Partial<DbgptServer>) | null;
   if (!found || found.type !== "dbgpt-config" || typeof found.client !== "function") {
-    throw invalidInput(`the DB-GPT server configuration ${serverId} is missing or disabled`);
+    throw invalidInputError(`the DB-GPT server configuration ${serverId} is missing or disabled`);
   }
   return found as Node & DbgptServer;
 }
