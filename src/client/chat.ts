@@ -437,6 +437,21 @@ async function readAnswer(
   complete();
 }
 
+/** The result of a chat stopped before its answer came (a stop while queued): `text` is what arrived. */
+export function stoppedChatResult(request: ChatRequest, text: string, durationMs: number): ChatResult {
+  return {
+    text,
+    convUid: request.convUid,
+    id: undefined,
+    model: request.model,
+    chunks: 0,
+    reasoning: "",
+    firstTokenMs: undefined,
+    durationMs,
+    stopped: true,
+  };
+}
+
 function chatResult(
   request: ChatRequest,
   answer: ChatAnswer,

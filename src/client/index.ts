@@ -1,5 +1,6 @@
 /** The DB-GPT client: framework-free, no Node-RED import anywhere in src/client. */
 export { DbgptClient, HISTORY_MODES, isAgentApp, normalizeBaseUrl } from "./client";
+export { stoppedChatResult } from "./chat";
 export * from "./artifacts";
 export * from "./errors";
 export * from "./api";

@@ -2,7 +2,7 @@
  * Reading what a node is told: TypedInputs, numbers that may arrive as numeric strings, and the message
  * properties that fill blank node fields (declared as data, see MessageOverrides).
  */
-import { invalidInputError } from "../../client";
+import { invalidInputError, type CallOptions } from "../../client";
 import type { InputMessage, Node, NodeAPI } from "./red";
 
 /** Parses one value; throws an Error whose message says what was expected. */
@@ -102,14 +102,22 @@ export function applyMessageOverrides<T extends MessageOverrides>(
   return values as OverrideValues<T>;
 }
 
-/** `msg.requestTimeout` (ms, 0 = none) overrides the server's idle timeout, as in the http request node. */
-export function requestTimeoutOf(msg: InputMessage): number | undefined {
-  return parseProperty("msg.requestTimeout", msg.requestTimeout, parseNonNegativeNumber, undefined);
-}
-
-/** `msg.deadline` (ms, 0 = none) overrides the server's deadline: the total time of the request. */
-export function deadlineOf(msg: InputMessage): number | undefined {
-  return parseProperty("msg.deadline", msg.deadline, parseNonNegativeNumber, undefined);
+/**
+ * A request's call options: aborted through `controller`; `msg.requestTimeout` (ms, 0 = none) overrides the
+ * server's idle timeout and `msg.deadline` (ms, 0 = none) its deadline, the total time of the request.
+ */
+export function callOptionsOf(msg: InputMessage, controller: AbortController): CallOptions {
+  const options: CallOptions = { signal: controller.signal };
+  const idleTimeoutMs = parseProperty(
+    "msg.requestTimeout",
+    msg.requestTimeout,
+    parseNonNegativeNumber,
+    undefined,
+  );
+  if (idleTimeoutMs !== undefined) options.idleTimeoutMs = idleTimeoutMs;
+  const deadlineMs = parseProperty("msg.deadline", msg.deadline, parseNonNegativeNumber, undefined);
+  if (deadlineMs !== undefined) options.deadlineMs = deadlineMs;
+  return options;
 }
 
 /** Resolves a TypedInput (str, msg, flow, global, env, ...) for one message. */
@@ -143,4 +151,43 @@ export function describe(value: unknown): string {
   if (typeof value === "string") return value.length > 40 ? `"${value.slice(0, 40)}..."` : `"${value}"`;
   if (typeof value === "object") return "an object";
   return `${typeof value} ${String(value)}`;
+}
+
+/** The text of a message's content: a string, or the text parts of an OpenAI content array. */
+function contentText(content: unknown): string | undefined {
+  if (typeof content === "string") return content.trim() === "" ? undefined : content;
+  if (Array.isArray(content)) {
+    const text = content
+      .filter((part) => part && part.type === "text" && typeof part.text === "string")
+      .map((part) => part.text as string)
+      .join("");
+    return text.trim() === "" ? undefined : text;
+  }
+  return undefined;
+}
+
+/**
+ * The question in a chat input: a non-empty string, the last user message of an OpenAI-style messages
+ * array (`fromMessages`: DB-GPT keeps the history itself), or a single message object's content.
+ */
+export function parseQuestion(value: unknown): { question: string; fromMessages: boolean } {
+  if (typeof value === "string") {
+    if (value.trim() === "") throw invalidInputError("the question is empty");
+    return { question: value, fromMessages: false };
+  }
+  if (Array.isArray(value)) {
+    const lastUser = value.findLast((m) => m && typeof m === "object" && m.role === "user");
+    const text = lastUser ? contentText(lastUser.content) : undefined;
+    if (text === undefined)
+      throw invalidInputError("the messages array has no user message with text content");
+    return { question: text, fromMessages: true };
+  }
+  const text =
+    value && typeof value === "object" ? contentText((value as { content?: unknown }).content) : undefined;
+  if (text === undefined) {
+    throw invalidInputError(
+      `the question must be a non-empty string or a messages array, got ${describe(value)}`,
+    );
+  }
+  return { question: text, fromMessages: false };
 }

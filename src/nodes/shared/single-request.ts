@@ -1,15 +1,14 @@
 /**
  * The input/close handling of a node that answers each message with one request and one message
- * (dbgpt-list-apps, dbgpt-get-app): status, msg.requestTimeout and msg.deadline, failures, and aborting on close.
+ * (dbgpt-list-apps, dbgpt-get-app), on the shared request life cycle (./requests): msg.requestTimeout and
+ * msg.deadline, one output message or one failure, nothing after close.
  */
 import type { CallOptions, DbgptClient } from "../../client";
-import { InFlight } from "./close";
 import { failRequest } from "./failure";
-import { deadlineOf, requestTimeoutOf } from "./inputs";
+import { callOptionsOf } from "./inputs";
 import type { CloseDoneFn, DoneFn, InputMessage, Node, NodeAPI, SendFn } from "./red";
 import { findServer } from "./server";
-import { StatusIndicator } from "./status";
-import { createTranslator } from "./texts";
+import { newJob, Requests, type Job } from "./requests";
 
 /** What one request answers: the output's payload and msg.dbgpt. */
 export interface SingleAnswer {
@@ -29,47 +28,23 @@ export function handleSingleRequests(
   serverId: unknown,
   request: SingleRequest,
 ): void {
-  const inFlight = new InFlight<AbortController>();
-  let closed = false;
-  const status = new StatusIndicator(node, createTranslator(RED), () => ({
-    active: inFlight.size,
-    streaming: 0,
-    queued: 0,
-  }));
-
-  async function answer(msg: InputMessage, send: SendFn, done: DoneFn, controller: AbortController) {
+  const requests: Requests<Job> = new Requests(RED, node, 0, async (job) => {
+    const { msg } = job;
     try {
       const server = findServer(RED, serverId);
-      const options: CallOptions = { signal: controller.signal };
-      const idleTimeoutMs = requestTimeoutOf(msg);
-      if (idleTimeoutMs !== undefined) options.idleTimeoutMs = idleTimeoutMs;
-      const deadlineMs = deadlineOf(msg);
-      if (deadlineMs !== undefined) options.deadlineMs = deadlineMs;
-      const { payload, dbgpt } = await request(msg, server.client(), options);
-      if (closed) return;
-      send({ ...msg, payload, dbgpt });
-      done();
+      const { payload, dbgpt } = await request(msg, server.client(), callOptionsOf(msg, job.controller));
+      if (requests.closed) return;
+      job.send({ ...msg, payload, dbgpt });
+      job.done();
     } catch (err) {
       // Closing aborts requests on purpose: nothing reaches Catch or the log.
-      if (closed) return;
-      failRequest(msg, err, done, { status });
+      if (requests.closed) return;
+      failRequest(msg, err, job.done, { status: requests.status });
     }
-  }
+  });
 
   node.on("input", (msg: InputMessage, send: SendFn, done: DoneFn) => {
-    const controller = new AbortController();
-    const release = inFlight.add(controller);
-    status.requestStarted();
-    void answer(msg, send, done, controller).finally(() => {
-      release();
-      status.refresh();
-    });
+    requests.submit(newJob({ msg, send, done }));
   });
-
-  node.on("close", (_removed: boolean, done: CloseDoneFn) => {
-    closed = true;
-    for (const controller of inFlight.keys()) controller.abort();
-    status.close();
-    void inFlight.settled().then(done);
-  });
+  node.on("close", (_removed: boolean, done: CloseDoneFn) => requests.close(done));
 }
