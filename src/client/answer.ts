@@ -3,7 +3,7 @@
  * snapshots, chat_app vis re-renders, reasoning) into the ChatEvents callers fold, and decides at the end
  * whether the answer is really an error DB-GPT delivered as text.
  *
- * Hot path (a plain delta without a backtick): one indexOf, one `text +=`, one event object.
+ * Hot path (a plain delta without a backtick): one indexOf, one append to a TextBuffer, one event object.
  */
 import type { ChatEvent, ChatMode } from "./api";
 import {
@@ -77,9 +77,49 @@ const enum Gate {
  * While the start of the answer could still be one of the error prefixes, answer text is held back,
  * so an error delivered as text never reaches the caller as stream output.
  */
+/** Pieces appended before they are made one flat string (see TextBuffer). */
+const FLAT_PIECES = 4096;
+
+/**
+ * A string that grows by appends without V8's rope: `s += piece` a million times keeps a million rope
+ * nodes, about 7 times the text (old-space memory, bench/RESULTS.md section 4), until something reads
+ * the whole string. Here the recent pieces are flattened every FLAT_PIECES appends (a copy of those
+ * pieces only) and the flat parts joined when the value is read, so each byte is copied twice at most.
+ */
+class TextBuffer {
+  private parts: string[] = [];
+  private recent = "";
+  private pieces = 0;
+
+  append(piece: string): void {
+    this.recent += piece;
+    if (++this.pieces < FLAT_PIECES) return;
+    this.recent.charCodeAt(0); // reading a character flattens the rope in place
+    this.parts.push(this.recent);
+    this.recent = "";
+    this.pieces = 0;
+  }
+
+  set(text: string): void {
+    this.parts = [];
+    this.recent = text;
+    this.pieces = 0;
+  }
+
+  get value(): string {
+    if (this.parts.length > 0) {
+      this.parts.push(this.recent);
+      this.recent = this.parts.join("");
+      this.parts = [];
+      this.pieces = 0;
+    }
+    return this.recent;
+  }
+}
+
 export class AnswerOutput implements TextTarget {
-  text = "";
-  reasoning = "";
+  private readonly textBuffer = new TextBuffer();
+  private readonly reasoningBuffer = new TextBuffer();
   /** performance.now() when the first answer or reasoning text arrived. */
   firstTextAt: number | undefined;
   private gate = Gate.Hold;
@@ -88,16 +128,26 @@ export class AnswerOutput implements TextTarget {
 
   constructor(private readonly emit: (event: ChatEvent) => void) {}
 
+  /** The answer text so far. */
+  get text(): string {
+    return this.textBuffer.value;
+  }
+
+  /** The reasoning text so far ("" when none). */
+  get reasoning(): string {
+    return this.reasoningBuffer.value;
+  }
+
   append(delta: string): void {
     if (this.firstTextAt === undefined) this.firstTextAt = performance.now();
-    this.text += delta;
+    this.textBuffer.append(delta);
     if (this.gate === Gate.Open && !this.replacePending) this.emit({ type: "delta", text: delta });
     else this.afterChange();
   }
 
   replace(text: string): void {
     if (text !== "" && this.firstTextAt === undefined) this.firstTextAt = performance.now();
-    this.text = text;
+    this.textBuffer.set(text);
     if (this.gate === Gate.Open) this.replacePending = true;
     this.afterChange();
   }
@@ -113,7 +163,7 @@ export class AnswerOutput implements TextTarget {
 
   appendReasoning(delta: string): void {
     if (this.firstTextAt === undefined) this.firstTextAt = performance.now();
-    this.reasoning += delta;
+    this.reasoningBuffer.append(delta);
     this.emit({ type: "reasoning", text: delta });
   }
 
@@ -604,9 +654,6 @@ export class ChatAnswer implements ChunkHandler {
       if (line !== "") this.output.append(line);
     }
     this.output.finish();
-    // Reading the whole text here (startsWith) also makes V8 flatten the rope that `text += delta` built:
-    // a million-delta answer would otherwise reach the final message as ~7 times its size in small pieces
-    // (bench/RESULTS.md, section 4).
     if (this.output.isError || startsWithAnswerError(this.output.text))
       throw answerTextError(this.output.text);
     if (this.chatMode === "chat_app" && this.output.text.trim() === "") {

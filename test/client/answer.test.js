@@ -119,6 +119,33 @@ describe("client answer building (answer.ts)", () => {
     });
   });
 
+  describe("long answers (the text buffer)", () => {
+    it("keeps every piece, in order, across many flattenings, with reads and a replace between", () => {
+      const { answer, events } = answerFor("chat_normal");
+      const expected = [];
+      let reasoning = "";
+      for (let i = 0; i < 20000; i++) {
+        const piece = ` ${i.toString(36)}`;
+        answer.onDelta(chunk, piece, i % 3 === 0 ? `r${i}` : null);
+        expected.push(piece);
+        if (i % 3 === 0) reasoning += `r${i}`;
+        // Reading mid-stream (as snapshot modes do) must not lose or repeat what comes after.
+        if (i === 5000 || i === 12345) assert.equal(answer.output.text, expected.join(""), `read at ${i}`);
+      }
+      assert.equal(answer.output.reasoning, reasoning);
+      answer.finish();
+      assert.equal(answer.output.text, expected.join(""));
+      assert.deepEqual(fold(events), { text: expected.join(""), reasoning });
+
+      const replaced = answerFor("chat_normal");
+      for (let i = 0; i < 9000; i++) replaced.answer.onDelta(chunk, "x", null);
+      replaced.answer.output.replace("new start");
+      for (let i = 0; i < 9000; i++) replaced.answer.onDelta(chunk, "y", null);
+      replaced.answer.finish();
+      assert.equal(replaced.answer.output.text, "new start" + "y".repeat(9000));
+    });
+  });
+
   describe("modes", () => {
     it("appends deltas, skips null content and empty deltas, reports reasoning apart", () => {
       const { answer, events } = answerFor("chat_normal");
