@@ -58,7 +58,9 @@ module.exports = {
             });
             const { requestCreated, firstBodyChunk } = result.trace;
             const conv = result.perConv[0];
-            return { ...conv, ownMs: requestCreated + (conv.firstMs - firstBodyChunk) };
+            const toRequestMs = requestCreated;
+            const fromBytesMs = conv.firstMs - firstBodyChunk;
+            return { ...conv, toRequestMs, fromBytesMs, ownMs: toRequestMs + fromBytesMs };
           },
           client: async () => (await clientDeltas(client, QUESTION, DELTAS)).firstEventMs,
         },
@@ -82,7 +84,9 @@ module.exports = {
           `added by the node: ${fmt(added)} (Date.now() stamps: ${fmt(addedDate)}); ` +
             `by the client: ${fmt(median(samples.client) - raw)}`,
           `own time (network and server left out, not judged): raw ${fmt(rawOwn)}, node ${fmt(nodeOwn)}: ` +
-            `the node adds ${fmt(nodeOwn - rawOwn)}`,
+            `the node adds ${fmt(nodeOwn - rawOwn)} (node: trigger to request created ` +
+            `${fmt(median(samples.node.map((s) => s.toRequestMs)))}, first body bytes to the first delta at ` +
+            `the counter ${fmt(median(samples.node.map((s) => s.fromBytesMs)))})`,
         ],
         targets: [
           target(
