@@ -61,6 +61,9 @@ describe("dbgpt-chat: answers as data", function () {
       assert.equal(caught.dbgpt.error.sql, "SELECT COUNT(*) FROM orders");
       assert.equal(caught.dbgpt.partial, "Count orders.");
       assert.match(caught.error.message, /no such table: orders/);
+      // The status says so in the catalog's words ("query refused"), not a bare "error".
+      await waitFor(() => c.statuses.some((s) => s.fill === "red"), "a red ring");
+      assert.equal(c.statuses.at(-1).text, "dbgpt.status.error.DBGPT_QUERY_ERROR");
     });
 
     it("chat_data stored view (&quot; form) read from the history after a stream", async () => {

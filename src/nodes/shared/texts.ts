@@ -1,33 +1,45 @@
 /**
  * Status texts, translated through the node's own message catalog (nodes/locales/<lang>/dbgpt-*.json,
- * keys under "dbgpt.status") with the English text as the fallback when a key is missing. Placeholders use
- * Node-RED's i18n syntax, `__name__`. Texts without placeholders are sent to the editor as keys (see
- * status.ts), so every key here must be in every flow node's catalog.
+ * keys under "dbgpt.status"), with the en-US catalog's text as the fallback when a key is missing.
+ * Placeholders use Node-RED's i18n syntax, `__name__`. Texts without placeholders are sent to the editor as
+ * keys (see status.ts), so every key here must be in every flow node's catalog (test/editor checks it).
  */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { ERROR_CODES } from "../../client";
 import type { NodeAPI } from "./red";
 
-const ENGLISH: Readonly<Record<string, string>> = {
-  "status.requesting": "requesting",
-  "status.streaming": "__n__ streaming",
-  "status.queued": "__n__ queued",
-  "status.error.DBGPT_CONNECT": "connection failed",
-  "status.error.DBGPT_TIMEOUT": "timed out",
-  "status.error.DBGPT_AUTH": "API key rejected",
-  "status.error.DBGPT_BAD_REQUEST": "bad request",
-  "status.error.DBGPT_HTTP": "HTTP error",
-  "status.error.DBGPT_NOT_FOUND": "not found",
-  "status.error.DBGPT_STREAM_ERROR": "server error",
-  "status.error.DBGPT_STREAM_CLOSED": "stream closed",
-  "status.error.unknownApp": "unknown app?",
-  "status.error.DBGPT_PROTOCOL": "protocol error",
-  "status.error.DBGPT_INVALID_INPUT": "invalid input",
-  "status.error.DBGPT_ABORTED": "aborted",
-  "status.error.unknown": "error",
-};
+/** Every status text key: one per error code the client has, plus the activity texts. */
+const STATUS_KEYS: ReadonlySet<string> = new Set([
+  "status.requesting",
+  "status.streaming",
+  "status.queued",
+  "status.error.unknownApp",
+  "status.error.unknown",
+  ...ERROR_CODES.map((code) => `status.error.${code}`),
+]);
 
 /** Whether `key` (e.g. "status.error.DBGPT_CONNECT") is a status text of the catalogs. */
 export function hasStatusText(key: string): boolean {
-  return Object.hasOwn(ENGLISH, key);
+  return STATUS_KEYS.has(key);
+}
+
+let english: Record<string, unknown> | undefined;
+
+/** The en-US catalog's text for `key` (the catalogs are the one home of the words), else the key. */
+function englishText(key: string): string {
+  if (english === undefined) {
+    try {
+      // nodes/lib/nodes/shared/texts.js -> nodes/locales/en-US: every flow node's catalog has the texts.
+      const file = join(__dirname, "..", "..", "..", "locales", "en-US", "dbgpt-chat.json");
+      english = JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
+    } catch {
+      english = {};
+    }
+  }
+  let node: unknown = english.dbgpt;
+  for (const part of key.split(".")) node = (node as Record<string, unknown> | undefined)?.[part];
+  return typeof node === "string" ? node : key;
 }
 
 export type Translate = (key: string, vars?: Record<string, string | number>) => string;
@@ -50,7 +62,7 @@ export function createTranslator(RED: NodeAPI): Translate {
     }
     // i18next answers a missing key with the key itself (possibly namespace-prefixed).
     if (typeof text !== "string" || text === "" || text.endsWith(fullKey)) {
-      return interpolate(ENGLISH[key] ?? key, vars);
+      return interpolate(englishText(key), vars);
     }
     return text;
   };
