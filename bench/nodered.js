@@ -430,8 +430,7 @@ async function startBenchNodeRed({ emulatorUrl, nodeArgs = [] }) {
   }
   const { url, child } = nodeRed;
   const output = () => nodeRed.logs().slice(-4000);
-  let exitedAlready = false;
-  nodeRed.exited.then(() => (exitedAlready = true));
+  const exitedAlready = () => child.exitCode !== null || child.signalCode !== null;
 
   async function stop() {
     await nodeRed.stop(STOP_GRACE_MS);
@@ -439,7 +438,7 @@ async function startBenchNodeRed({ emulatorUrl, nodeArgs = [] }) {
   }
 
   async function post(route, body, timeoutMs) {
-    if (exitedAlready) throw new Error(`Node-RED has exited:\n${output()}`);
+    if (exitedAlready()) throw new Error(`Node-RED has exited:\n${output()}`);
     const res = await undiciFetch(`${url}${route}`, {
       dispatcher,
       method: "POST",

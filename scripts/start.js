@@ -8,9 +8,8 @@
 const fs = require("node:fs");
 const net = require("node:net");
 const path = require("node:path");
-const { launchNodeRed, linkPackage, writeUserDir, baseSettings, ROOT } = require("./nodered");
+const { launchNodeRed, linkPackage, writeUserDir, baseSettings, ROOT, PKG } = require("./nodered");
 
-const PKG = require(path.join(ROOT, "package.json"));
 const USER_DIR = process.env.START_USER_DIR
   ? path.resolve(process.env.START_USER_DIR)
   : path.join(ROOT, ".tmp", "start-userdir");

@@ -72,11 +72,6 @@ const enum Gate {
   Error,
 }
 
-/**
- * The answer and reasoning as the caller folds them, and the one place that emits events.
- * While the start of the answer could still be one of the error prefixes, answer text is held back,
- * so an error delivered as text never reaches the caller as stream output.
- */
 /** Pieces appended before they are made one flat string (see TextBuffer). */
 const FLAT_PIECES = 4096;
 
@@ -117,6 +112,11 @@ class TextBuffer {
   }
 }
 
+/**
+ * The answer and reasoning as the caller folds them, and the one place that emits events.
+ * While the start of the answer could still be one of the error prefixes, answer text is held back,
+ * so an error delivered as text never reaches the caller as stream output.
+ */
 export class AnswerOutput implements TextTarget {
   private readonly textBuffer = new TextBuffer();
   private readonly reasoningBuffer = new TextBuffer();

@@ -97,9 +97,9 @@ function setUpChatNode(RED: NodeAPI, node: Node, def: ChatDef): void {
     try {
       const call = job.client.chat(request, job.callOptions);
       if (stream) {
+        const { convUid: conv_uid, chatMode: chat_mode } = request;
         let index = 0;
         const sendStream = (type: string, text: string) => {
-          const { convUid: conv_uid, chatMode: chat_mode } = request;
           const dbgpt = { type, index: index++, conv_uid, chat_mode, model: call.model, id: call.id };
           job.send([{ ...msg, payload: text, dbgpt }, null]);
           budget.sent(call);

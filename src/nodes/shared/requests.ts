@@ -14,7 +14,7 @@ const QUEUE_WARNING_LENGTH = 1000;
 /** Node-RED gives a closing node 15 s (nodeCloseTimeout); aborted work normally settles at once. */
 const CLOSE_WAIT_MS = 5000;
 
-/** The requests a node has in flight, keyed by anything (a controller, a job). */
+/** The jobs a node has running, each until its release function is called. */
 class InFlight<K> {
   private readonly work = new Map<K, Promise<void>>();
 
