@@ -423,7 +423,9 @@ async function startBenchNodeRed({ emulatorUrl, nodeArgs = [] }) {
   const userDir = prepareUserDir(emulatorUrl, port);
   let nodeRed;
   try {
-    nodeRed = await launchNodeRed({ userDir, port, nodeArgs: ["--expose-gc", ...nodeArgs] });
+    // BENCH_NODE_ARGS: more Node flags for Node-RED (e.g. --cpu-prof) when profiling a benchmark.
+    const extra = (process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean);
+    nodeRed = await launchNodeRed({ userDir, port, nodeArgs: ["--expose-gc", ...nodeArgs, ...extra] });
   } catch (err) {
     removeTempDir(userDir);
     throw err;

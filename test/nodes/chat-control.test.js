@@ -195,7 +195,10 @@ describe("dbgpt-chat control: stop, queue, close, concurrency, status", function
     emu.configure({ delayMs: 10 });
     emu.fault({ firstEventDelayMs: 300 });
     const c = await loadChat(emu.url, { chatMode: "chat_normal", maxConcurrent: 2 });
-    for (let i = 0; i < 3; i++) c.node.receive({ payload: `[long:60] s${i}` });
+    // The status shows the state at the end of the turn: the first request alone, then the rest.
+    c.node.receive({ payload: "[long:60] s0" });
+    await sleep(20);
+    for (let i = 1; i < 3; i++) c.node.receive({ payload: `[long:60] s${i}` });
     await waitFor(() => c.final.length === 3, "three finals", 15000);
     await sleep(400);
     const shown = c.statuses;

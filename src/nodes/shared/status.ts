@@ -30,7 +30,7 @@ export class StatusIndicator {
   private errorText: string | undefined;
   private shownKey = "";
   private shownAt = Number.NEGATIVE_INFINITY;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   private closed = false;
 
   constructor(
@@ -50,23 +50,25 @@ export class StatusIndicator {
     this.refresh();
   }
 
-  /** The activity changed: show it now, or at the end of the current 250 ms window. */
+  /**
+   * The activity changed: show it in this turn's check phase (after the request or the message that
+   * changed it has gone: the status is never on the way to the server or to the next node), or at the
+   * end of the current 250 ms window.
+   */
   refresh(): void {
     if (this.closed || this.timer) return;
     const wait = this.shownAt + MIN_INTERVAL_MS - performance.now();
-    if (wait <= 0) {
+    const show = () => {
+      this.timer = undefined;
       this.show();
-    } else {
-      this.timer = setTimeout(() => {
-        this.timer = undefined;
-        this.show();
-      }, Math.ceil(wait));
-    }
+    };
+    this.timer = wait <= 0 ? setImmediate(show) : setTimeout(show, Math.ceil(wait));
   }
 
   close(): void {
     this.closed = true;
-    if (this.timer) clearTimeout(this.timer);
+    clearTimeout(this.timer as NodeJS.Timeout);
+    clearImmediate(this.timer as NodeJS.Immediate);
     this.timer = undefined;
     if (this.shownKey !== "{}") this.node.status({});
   }
