@@ -392,11 +392,16 @@ async function readAnswer(
         complete();
       },
       maxEventBytes,
+      () => call.backlogged,
     );
     for await (const chunk of http.chunksOf(response)) {
       if (done) continue; // anything after [DONE] is read and dropped
       decoder.push(chunk);
-      if (call.backlogged) await http.whileWaiting(call.whenReady());
+      // Paused (by the caller, or a full queue): the rest of this chunk's events wait in the decoder.
+      while (call.backlogged) {
+        await http.whileWaiting(call.whenReady());
+        decoder.release();
+      }
     }
     if (done) return;
     decoder.end();

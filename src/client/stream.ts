@@ -94,7 +94,11 @@ export function dispatchChunk(value: unknown, handler: ChunkHandler): boolean {
   return false;
 }
 
-/** One stream's decoder: feed it body bytes as they arrive, then `end()` on a clean end of the body. */
+/**
+ * One stream's decoder: feed it body bytes as they arrive, then `end()` on a clean end of the body. While
+ * `paused()` says so, events are held (framed, not interpreted) rather than handed on: a consumer that
+ * pauses after an event gets no further one, even from the same chunk, until `release()`.
+ */
 export class SseChunkDecoder {
   /** Keeps a multi-byte character cut by a chunk boundary for the next chunk (and is much cheaper
    * per call than TextDecoder, which matters: undici hands over one HTTP chunk = one event at a time). */
@@ -105,16 +109,20 @@ export class SseChunkDecoder {
   /** Lines that are not SSE fields: a multi-line `[SERVER_ERROR]` text continues in them. */
   private strayLines: string[] = [];
   private atStart = true;
+  /** Events framed while paused, in order, from `heldFrom` on. */
+  private held: string[] = [];
+  private heldFrom = 0;
 
   constructor(
     private readonly handler: ChunkHandler,
     /** `data: [DONE]`. */
     private readonly onDone: () => void,
     private readonly maxEventBytes: number = DEFAULT_MAX_EVENT_BYTES,
+    private readonly paused: () => boolean = () => false,
   ) {
     this.surelySmall = Math.floor(maxEventBytes / 3);
     this.parser = createParser({
-      onEvent: (event) => this.onEvent(event.data),
+      onEvent: (event) => this.onFramed(event.data),
       onError: (error) => this.onParseError(error),
       // Characters never outnumber UTF-8 bytes, so this only stops events that are surely too big
       // (the exact byte check is in onEvent). The slack covers the `data: ` prefix.
@@ -133,13 +141,25 @@ export class SseChunkDecoder {
     this.parser.feed(text);
   }
 
+  /** Hands on the held events until the consumer pauses again. */
+  release(): void {
+    const held = this.held;
+    while (this.heldFrom < held.length) {
+      if (this.paused()) return;
+      this.onEvent(held[this.heldFrom++]);
+    }
+    this.held = [];
+    this.heldFrom = 0;
+  }
+
   /** The body ended cleanly: decode what is left and dispatch an event missing its blank line. */
   end(): void {
     const text = this.decoder.end();
     this.parser.feed(text + "\n\n");
   }
 
-  private onEvent(data: string): void {
+  /** One event's data, framed by the parser (with the stray lines that came with it). */
+  private onFramed(data: string): void {
     if (data.length > this.surelySmall && Buffer.byteLength(data) > this.maxEventBytes) {
       throw tooBig(this.maxEventBytes);
     }
@@ -148,6 +168,11 @@ export class SseChunkDecoder {
       this.strayLines = [];
       if (data.startsWith(SERVER_ERROR_PREFIX)) data = [data, ...stray].join("\n");
     }
+    if (this.heldFrom < this.held.length || this.paused()) this.held.push(data);
+    else this.onEvent(data);
+  }
+
+  private onEvent(data: string): void {
     if (data === "") return; // an empty `data:` line: a heartbeat
     const first = data.charCodeAt(0);
     if (first === 91 /* [ */) {

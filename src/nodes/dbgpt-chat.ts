@@ -100,20 +100,21 @@ function setUpChatNode(RED: NodeAPI, node: Node, def: ChatDef): void {
         const { convUid: conv_uid, chatMode: chat_mode } = request;
         let index = 0;
         const sendStream = (type: string, text: string) => {
+          const first = index === 0;
           const dbgpt = { type, index: index++, conv_uid, chat_mode, model: call.model, id: call.id };
           job.send([{ ...msg, payload: text, dbgpt }, null]);
-          budget.sent(call);
+          budget.sent(call, first);
         };
         // A send the stream interval's timer makes and that throws fails the request, as a direct one does.
         const streamed = new StreamCoalescer(coalesceMs, sendStream, () => job.controller.abort());
         coalescer = streamed;
         // Called synchronously per event (no promise per event); a send that throws fails the request.
         call.on("event", (event) => {
+          if (event.type !== "reasoning" || emitReasoning) streamed.push(event.type, event.text);
           if (!job.streaming) {
             job.streaming = true;
             status.refresh();
           }
-          if (event.type !== "reasoning" || emitReasoning) streamed.push(event.type, event.text);
         });
       }
       let answer = await call.result;

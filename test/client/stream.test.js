@@ -37,6 +37,31 @@ describe("client stream decoding (stream.ts)", () => {
     ]);
   });
 
+  it("holds the events of a chunk while paused and hands them on in order on release()", () => {
+    const seen = [];
+    let paused = false;
+    const handler = {
+      onDelta: (_chunk, content) => {
+        seen.push(content);
+        if (content === "a" || content === "c") paused = true; // the consumer pauses after these
+      },
+      onSnapshot: () => assert.fail("no snapshot"),
+    };
+    const decoder = new SseChunkDecoder(handler, () => seen.push("[DONE]"), undefined, () => paused);
+    decoder.push(Buffer.from(DELTA("a") + DELTA("b") + DELTA("c") + ": heartbeat\n\n" + DELTA("d")));
+    assert.deepEqual(seen, ["a"], "nothing after the pause, even from the same chunk");
+    decoder.release();
+    assert.deepEqual(seen, ["a"], "still paused: still held");
+    paused = false;
+    decoder.release();
+    assert.deepEqual(seen, ["a", "b", "c"]);
+    decoder.push(Buffer.from(DELTA("e") + "data: [DONE]\n\n"));
+    assert.deepEqual(seen, ["a", "b", "c"], "held events keep their place before later chunks");
+    paused = false;
+    decoder.release();
+    assert.deepEqual(seen, ["a", "b", "c", "d", "e", "[DONE]"]);
+  });
+
   it("reads `message` snapshots as snapshots (incremental: false, §5.2)", () => {
     const { seen, decoder } = recorder();
     decoder.push(

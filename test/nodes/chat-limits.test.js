@@ -133,3 +133,44 @@ describe("dbgpt-chat deadline and one outcome per request", function () {
     assert.equal(c.final[0].payload.length > 0, true);
   });
 });
+
+describe("dbgpt-chat delivery pace: the first delta early, a bound on messages not yet delivered", function () {
+  let emu;
+  useEmulatorSuite((started) => (emu = started));
+
+  /** Counts the chat node's stream messages as it sends them; `atDelivery` has that count at each arrival. */
+  function countSends(c) {
+    const counts = { sent: 0, atDelivery: [] };
+    const send = c.node.send.bind(c.node);
+    c.node.send = (msgs) => {
+      if (Array.isArray(msgs) && msgs[0]) counts.sent++;
+      return send(msgs);
+    };
+    helper.getNode("stream").on("input", () => counts.atDelivery.push(counts.sent));
+    return counts;
+  }
+
+  it("the first stream message reaches the next node before the rest of the answer is sent (one write)", async () => {
+    const c = await loadChat(emu.url, { chatMode: "chat_normal" });
+    const counts = countSends(c);
+    emu.fault({ eventsPerWrite: 1000 }); // the whole answer in one write
+    c.node.receive({ payload: "[long:50] at once" });
+    await waitFor(() => c.final.length === 1, "the answer", 5000);
+    assert.equal(c.stream.length, 50);
+    assert.equal(counts.atDelivery[0], 1, "only the first delta had been sent when it arrived");
+    assert.equal(c.final[0].payload, c.stream.map((m) => m.payload).join(""));
+  });
+
+  it("about 250 stream messages at most wait for delivery, however fast the server sends", async () => {
+    const c = await loadChat(emu.url, { chatMode: "chat_normal" });
+    const counts = countSends(c);
+    emu.fault({ eventsPerWrite: 1000 });
+    for (let i = 0; i < 3; i++) c.node.receive({ payload: `[long:2000] burst ${i}`, conv_uid: `b${i}` });
+    await waitFor(() => c.final.length === 3, "three answers", 15000);
+    assert.equal(c.stream.length, 6000);
+    const waiting = counts.atDelivery.map((sent, delivered) => sent - delivered);
+    // The node's budget is 250; each stream may send one more (and its first) before it sees it spent.
+    assert.ok(Math.max(...waiting) <= 256, `at most 250 + 2 per stream waiting (saw ${Math.max(...waiting)})`);
+    assert.ok(Math.max(...waiting) >= 100, "the bound, not the server, set the pace");
+  });
+});

@@ -22,11 +22,18 @@ export class DeliveryBudget {
   private sentThisTurn = 0;
   private deliveryTurn: Promise<void> | undefined;
 
-  /** Counts one message sent by `source`; pauses it until delivery when the budget is spent. */
-  sent(source: Pausable): void {
-    if (++this.sentThisTurn < SEND_BUDGET) return;
+  /**
+   * Counts one message sent by `source`; pauses it until delivery when the budget is spent, and after its
+   * `first` message: that one reaches the next node before the stream reads on (what else is readable by
+   * then would otherwise be parsed and sent first, adding its time to the first delta's).
+   */
+  sent(source: Pausable, first: boolean): void {
+    const spent = ++this.sentThisTurn >= SEND_BUDGET;
+    if (!spent && !first) return;
     source.pause();
-    void this.afterDelivery().then(() => source.resume());
+    // Node-RED queued the delivery of `first` in a setImmediate just now: one queued after it runs later.
+    const delivered = spent ? this.afterDelivery() : new Promise((resolve) => setImmediate(resolve));
+    void delivered.then(() => source.resume());
   }
 
   /** Resolves after Node-RED has delivered what was sent so far: one setImmediate shared by every stream. */
