@@ -394,7 +394,8 @@ async function readAnswer(
       maxEventBytes,
       () => call.backlogged,
     );
-    for await (const chunk of http.chunksOf(response)) {
+    for await (const chunk of http.bodyOf(response)) {
+      http.received();
       if (done) continue; // anything after [DONE] is read and dropped
       decoder.push(chunk);
       // Paused (by the caller, or a full queue): the rest of this chunk's events wait in the decoder.

@@ -224,7 +224,7 @@ function validMs(ms: unknown): ms is number {
 
 /**
  * One request and its response: its timers, the abort signal handed to undici, and the one error it
- * ends with. Readers pull the (decoded) body with chunksOf()/textOf().
+ * ends with. Readers pull the (decoded) body with bodyOf()/textOf().
  */
 export class HttpCall {
   readonly idleTimeoutMs: number;
@@ -283,19 +283,25 @@ export class HttpCall {
     this.idleTimer?.refresh();
   }
 
-  /** The body, decoded when the server compressed it, chunk by chunk (each refreshes the idle timer). */
-  async *chunksOf(response: Dispatcher.ResponseData): AsyncGenerator<Buffer> {
-    for await (const chunk of this.decoded(response)) {
-      this.idleTimer?.refresh();
-      yield chunk as Buffer;
-    }
+  /**
+   * The body, decoded when the server compressed it, to read with `for await`; the reader calls
+   * `received()` for each chunk (no generator in between: one promise less per chunk).
+   */
+  bodyOf(response: Dispatcher.ResponseData): AsyncIterable<Buffer> {
+    return this.decoded(response);
+  }
+
+  /** A chunk arrived: the server is not idle. */
+  received(): void {
+    this.idleTimer?.refresh();
   }
 
   /** The whole body as text (at most 64 MiB). */
   async textOf(response: Dispatcher.ResponseData): Promise<TextResponse> {
     const parts: Buffer[] = [];
     let size = 0;
-    for await (const chunk of this.chunksOf(response)) {
+    for await (const chunk of this.bodyOf(response)) {
+      this.received();
       size += chunk.length;
       if (size > MAX_JSON_BODY_BYTES) {
         throw protocolError(`DB-GPT sent a response body larger than ${MAX_JSON_BODY_BYTES} bytes`);
