@@ -56,9 +56,9 @@ const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 4_000;
 
 /**
  * Checks and normalises a server URL: trimmed, http(s) with a host, no trailing "/", a path prefix kept,
- * a pasted "/api" or "/api/v2" suffix stripped (with a warning). Throws DBGPT_INVALID_INPUT.
+ * a pasted "/api" or "/api/v2" suffix stripped (with a warning, and the suffix). Throws DBGPT_INVALID_INPUT.
  */
-export function normalizeBaseUrl(input: string): { url: string; warning?: string } {
+export function normalizeBaseUrl(input: string): { url: string; warning?: string; apiSuffix?: string } {
   if (typeof input !== "string") throw invalidInputError("the server URL must be a string");
   const trimmed = input.trim();
   if (trimmed === "") throw invalidInputError("the server URL is empty");
@@ -85,6 +85,7 @@ export function normalizeBaseUrl(input: string): { url: string; warning?: string
   return {
     url: url.origin + path,
     warning: `the server URL should not end with "${apiSuffix[0]}" (the client adds it): using ${url.origin + path}`,
+    apiSuffix: apiSuffix[0],
   };
 }
 

@@ -51,7 +51,7 @@ function setUpConfigNode(RED: NodeAPI, node: ConfigNode, def: ConfigDef): void {
       },
       envLookupFor(RED, node),
     );
-    for (const warning of connection.warnings) node.warn(warning);
+    for (const warning of connection.warnings) node.warn(warning.message);
   } catch (err) {
     reportProblem(err);
   }

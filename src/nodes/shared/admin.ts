@@ -33,7 +33,7 @@ import {
   type DbgptClient,
   type DbgptError,
 } from "../../client";
-import { createClient, envLookupFor, resolveConnection } from "./connection";
+import { createClient, envLookupFor, resolveConnection, type ConnectionWarning } from "./connection";
 import type { Node, NodeAPI } from "./red";
 
 /** How long the editor waits for a silent server. */
@@ -58,16 +58,12 @@ interface Phrase {
   params: Record<string, string | number>;
 }
 
-interface Warning extends Phrase {
-  message: string;
-}
-
 interface AdminCall {
   client: DbgptClient;
   options: CallOptions;
   body: AdminBody;
   keySent: boolean;
-  warnings: Warning[];
+  warnings: ConnectionWarning[];
 }
 
 type AdminAction = (call: AdminCall) => Promise<unknown>;
@@ -315,7 +311,7 @@ function isEnvReference(value: unknown): value is string {
 function connectionFor(
   RED: NodeAPI,
   body: AdminBody,
-): { options: ReturnType<typeof resolveConnection>["options"]; warnings: Warning[] } {
+): { options: ReturnType<typeof resolveConnection>["options"]; warnings: ConnectionWarning[] } {
   const baseUrl = typeof body.baseUrl === "string" ? body.baseUrl : "";
   const node =
     typeof body.id === "string" && body.id !== "" ? (RED.nodes.getNode(body.id) as Node | null) : null;
@@ -329,7 +325,7 @@ function connectionFor(
   const deployedUrl = deployed === undefined ? undefined : resolved(deployed.baseUrl);
   const sameServer =
     bodyUrl !== undefined && deployedUrl !== undefined && comparable(deployedUrl) === comparable(bodyUrl);
-  const warnings: Warning[] = [];
+  const warnings: ConnectionWarning[] = [];
 
   if (isEnvReference(baseUrl) && !sameServer) {
     throw new AdminInputError(
@@ -384,30 +380,6 @@ function connectionFor(
     }
     throw err;
   }
-  const suffix = apiSuffixWarning(connection.options.baseUrl, baseUrl, lookup);
-  if (suffix !== undefined) warnings.push(suffix);
-  if (apiKey !== undefined && connection.options.apiKey === undefined && isEnvReference(apiKey)) {
-    const variable = apiKey.trim().slice(2, -1);
-    warnings.push({
-      key: "warnings.key-env-unset",
-      params: { variable },
-      message: `the API key refers to the environment variable ${variable}, which is not set: no key is sent`,
-    });
-  }
+  warnings.push(...connection.warnings);
   return { options: connection.options, warnings };
-}
-
-/** The pasted "/api" or "/api/v2" warning, for the dialog too (the config node only logs it). */
-function apiSuffixWarning(
-  url: string,
-  raw: string,
-  lookup: (name: string) => string | undefined,
-): Warning | undefined {
-  const value = isEnvReference(raw) ? lookup(raw.trim().slice(2, -1)) : raw;
-  if (value === undefined) return undefined;
-  const normalized = normalizeBaseUrl(value);
-  if (normalized.warning === undefined) return undefined;
-  const path = new URL(value.trim()).pathname.replace(/\/+$/, "");
-  const suffix = /\/api(?:\/v2)?$/i.exec(path)?.[0] ?? "/api";
-  return { key: "warnings.api-suffix", params: { suffix, url }, message: normalized.warning };
 }

@@ -26,11 +26,17 @@ export interface ServerSettings {
   tls?: unknown;
 }
 
+/** Something to tell the user once (never containing a value of the key): the editor words it by `key`. */
+export interface ConnectionWarning {
+  key: string;
+  params: Record<string, string>;
+  message: string;
+}
+
 export interface ResolvedConnection {
   /** Everything but the TLS material (see tlsOptionsOf). */
   options: ClientOptions;
-  /** Things to tell the user once (never containing a value of the key). */
-  warnings: string[];
+  warnings: ConnectionWarning[];
 }
 
 /** Looks up one environment variable (Node-RED's env: flow, group, then process). */
@@ -57,7 +63,7 @@ function resolveEnv(value: string, lookup: EnvLookup): { value: string | undefin
 }
 
 export function resolveConnection(settings: ServerSettings, lookup: EnvLookup): ResolvedConnection {
-  const warnings: string[] = [];
+  const warnings: ConnectionWarning[] = [];
 
   const rawUrl =
     typeof settings.baseUrl === "string" && settings.baseUrl.trim() !== "" ? settings.baseUrl : "";
@@ -69,15 +75,21 @@ export function resolveConnection(settings: ServerSettings, lookup: EnvLookup): 
     );
   }
   const normalized = normalizeBaseUrl(url.value);
-  if (normalized.warning) warnings.push(normalized.warning);
+  if (normalized.warning !== undefined && normalized.apiSuffix !== undefined) {
+    const params = { suffix: normalized.apiSuffix, url: normalized.url };
+    warnings.push({ key: "warnings.api-suffix", params, message: normalized.warning });
+  }
 
   let apiKey: string | undefined;
   if (typeof settings.apiKey === "string" && settings.apiKey !== "") {
     const key = resolveEnv(settings.apiKey, lookup);
     if (key.value === undefined) {
-      warnings.push(
-        `the API key refers to the environment variable ${key.variable}, which is not set: no key is sent`,
-      );
+      const variable = key.variable as string;
+      warnings.push({
+        key: "warnings.key-env-unset",
+        params: { variable },
+        message: `the API key refers to the environment variable ${variable}, which is not set: no key is sent`,
+      });
     } else if (key.value !== "") {
       apiKey = key.value;
     }
