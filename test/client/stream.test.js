@@ -47,7 +47,12 @@ describe("client stream decoding (stream.ts)", () => {
       },
       onSnapshot: () => assert.fail("no snapshot"),
     };
-    const decoder = new SseChunkDecoder(handler, () => seen.push("[DONE]"), undefined, () => paused);
+    const decoder = new SseChunkDecoder(
+      handler,
+      () => seen.push("[DONE]"),
+      undefined,
+      () => paused,
+    );
     decoder.push(Buffer.from(DELTA("a") + DELTA("b") + DELTA("c") + ": heartbeat\n\n" + DELTA("d")));
     assert.deepEqual(seen, ["a"], "nothing after the pause, even from the same chunk");
     decoder.release();

@@ -170,7 +170,10 @@ describe("dbgpt-chat delivery pace: the first delta early, a bound on messages n
     assert.equal(c.stream.length, 6000);
     const waiting = counts.atDelivery.map((sent, delivered) => sent - delivered);
     // The node's budget is 250; each stream may send one more (and its first) before it sees it spent.
-    assert.ok(Math.max(...waiting) <= 256, `at most 250 + 2 per stream waiting (saw ${Math.max(...waiting)})`);
+    assert.ok(
+      Math.max(...waiting) <= 256,
+      `at most 250 + 2 per stream waiting (saw ${Math.max(...waiting)})`,
+    );
     assert.ok(Math.max(...waiting) >= 100, "the bound, not the server, set the pace");
   });
 });
