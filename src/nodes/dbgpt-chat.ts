@@ -13,15 +13,16 @@ import {
   type DbgptClient,
   type DbgptError,
 } from "../client";
-import { DeliveryBudget, finalDbgpt } from "./shared/chat-messages";
+import { DeliveryBudget, finalDbgpt, sendStream, withConversationData } from "./shared/chat-messages";
 import {
   chatRequestOf,
+  MESSAGES_ARRAY_NOTICE,
   parseChatSettings,
   type ChatDef,
   type ChatSettings,
   type ConversationRequest,
 } from "./shared/chat-settings";
-import { StreamCoalescer } from "./shared/coalesce";
+import type { StreamCoalescer } from "./shared/coalesce";
 import { failRequest } from "./shared/failure";
 import { callOptionsOf, isBlank } from "./shared/inputs";
 import { warnOnce } from "./shared/notices";
@@ -55,21 +56,8 @@ function setUpChatNode(RED: NodeAPI, node: Node, def: ChatDef): void {
     try {
       if (!settings) throw settingsProblem;
       const server = findServer(RED, def.server);
-      const { request, fromMessages } = await chatRequestOf(
-        RED,
-        node,
-        def,
-        settings,
-        msg,
-        server.defaultModel,
-      );
-      if (fromMessages) {
-        warn(
-          "messages-array",
-          "the input is an OpenAI-style messages array: only the last user message is sent " +
-            "(DB-GPT keeps the conversation history per conv_uid)",
-        );
-      }
+      const asked = await chatRequestOf(RED, node, def, settings, msg, server.defaultModel);
+      if (asked.fromMessages) warn("messages-array", MESSAGES_ARRAY_NOTICE);
       const controller = new AbortController();
       const callOptions = callOptionsOf(msg, controller);
       job = newJob<ChatJob>({
@@ -79,7 +67,7 @@ function setUpChatNode(RED: NodeAPI, node: Node, def: ChatDef): void {
         controller,
         enqueuedAt,
         client: server.client(),
-        request,
+        request: asked.request,
         callOptions,
       });
     } catch (err) {
@@ -91,41 +79,26 @@ function setUpChatNode(RED: NodeAPI, node: Node, def: ChatDef): void {
 
   /** One started request to its one outcome: the final message, or a failure with the partial text. */
   async function run(job: ChatJob) {
-    const { msg, request } = job;
     const { stream, emitReasoning, coalesceMs } = settings as ChatSettings;
     let coalescer: StreamCoalescer | undefined;
     try {
-      const call = job.client.chat(request, job.callOptions);
+      const call = job.client.chat(job.request, job.callOptions);
       if (stream) {
-        const { convUid: conv_uid, chatMode: chat_mode } = request;
-        let index = 0;
-        const sendStream = (type: string, text: string) => {
-          const first = index === 0;
-          const dbgpt = { type, index: index++, conv_uid, chat_mode, model: call.model, id: call.id };
-          job.send([{ ...msg, payload: text, dbgpt }, null]);
-          budget.sent(call, first);
-        };
-        // A send the stream interval's timer makes and that throws fails the request, as a direct one does.
-        const streamed = new StreamCoalescer(coalesceMs, sendStream, () => job.controller.abort());
-        coalescer = streamed;
-        // Called synchronously per event (no promise per event); a send that throws fails the request.
-        call.on("event", (event) => {
-          if (event.type !== "reasoning" || emitReasoning) streamed.push(event.type, event.text);
-          if (!job.streaming) {
-            job.streaming = true;
-            status.refresh();
-          }
+        const options = { coalesceMs, emitReasoning, budget, abort: () => job.controller.abort() };
+        coalescer = sendStream(call, job.msg, job.send, job.request, options, () => {
+          job.streaming = true;
+          status.refresh();
         });
       }
       let answer = await call.result;
       if (requests.closed) return coalescer?.dispose();
       coalescer?.flush();
-      if (stream) answer = await withConversationData(job, answer);
+      if (stream) answer = await withConversationData(job.client, answer, job.request, job.callOptions, warn);
       if (!requests.closed) finish(job, answer);
     } catch (err) {
       if (requests.closed) return coalescer?.dispose();
       if (coalescer?.timerFailure !== undefined) {
-        return failRequest(msg, coalescer.timerFailure.error, job.done, { status, withPartial: true });
+        return failRequest(job.msg, coalescer.timerFailure.error, job.done, { status, withPartial: true });
       }
       // What waited for the stream interval goes out before the final message or the failure.
       try {
@@ -137,28 +110,9 @@ function setUpChatNode(RED: NodeAPI, node: Node, def: ChatDef): void {
         // Stopped while the failure raced the abort: a stop is never an error.
         finish(job, stoppedResult(job, isDbgptError(err) ? (err.partial ?? "") : ""));
       } else {
-        failRequest(msg, err, job.done, { status, withPartial: true });
+        failRequest(job.msg, err, job.done, { status, withPartial: true });
       }
     }
-  }
-
-  /** Streamed chat_data / chat_dashboard / chat_knowledge: the data DB-GPT kept in the history. */
-  async function withConversationData(job: ChatJob, answer: ChatResult): Promise<ChatResult> {
-    let filled: Awaited<ReturnType<DbgptClient["addConversationData"]>>;
-    try {
-      filled = await job.client.addConversationData(answer, job.request, job.callOptions);
-    } catch (err) {
-      // Stopped while the history was being read: the answer had arrived, the data had not.
-      if (job.controller.signal.aborted) return { ...answer, stopped: true };
-      throw err;
-    }
-    if (filled.historyError !== undefined) {
-      warn(
-        "history",
-        `could not read the conversation history for the answer's data (charts, references): ${filled.historyError.message}`,
-      );
-    }
-    return filled.result;
   }
 
   function stoppedResult(job: ChatJob, text: string): ChatResult {

@@ -1,8 +1,13 @@
 /**
- * What dbgpt-chat sends: the stream messages' pace (a node-wide send budget) and the final message's
- * msg.dbgpt (PRODUCT.md, dbgpt-chat "Output 2").
+ * What dbgpt-chat sends: the stream messages (output 1) and their pace (a node-wide send budget), the
+ * answer's data read from the history after a stream, and the final message's msg.dbgpt (PRODUCT.md,
+ * dbgpt-chat "Output 1", "Output 2").
  */
-import type { ChatRequest, ChatResult } from "../../client";
+import type { CallOptions, ChatCall, ChatRequest, ChatResult, DbgptClient } from "../../client";
+import type { ConversationRequest } from "./chat-settings";
+import { StreamCoalescer } from "./coalesce";
+import type { WarnOnce } from "./notices";
+import type { InputMessage, SendFn } from "./red";
 
 /**
  * Stream messages a node may send before it lets Node-RED deliver them: Node-RED delivers each message in
@@ -47,6 +52,70 @@ export class DeliveryBudget {
     );
     return this.deliveryTurn;
   }
+}
+
+/**
+ * Sends a call's events as stream messages on output 1 (reasoning only when `emitReasoning`), joined per
+ * stream interval; `onFirst` runs after the first. The events come synchronously (no promise per event);
+ * a send that throws fails the request, and so does one from the interval's timer (through `abort`).
+ * The caller flushes the returned coalescer before the final message or a failure, or disposes of it.
+ */
+export function sendStream(
+  call: ChatCall,
+  msg: InputMessage,
+  send: SendFn,
+  request: ConversationRequest,
+  options: { coalesceMs: number; emitReasoning: boolean; budget: DeliveryBudget; abort: () => void },
+  onFirst: () => void,
+): StreamCoalescer {
+  const { convUid: conv_uid, chatMode: chat_mode } = request;
+  let index = 0;
+  const sendOne = (type: string, text: string) => {
+    const first = index === 0;
+    const dbgpt = { type, index: index++, conv_uid, chat_mode, model: call.model, id: call.id };
+    send([{ ...msg, payload: text, dbgpt }, null]);
+    options.budget.sent(call, first);
+  };
+  const coalescer = new StreamCoalescer(options.coalesceMs, sendOne, options.abort);
+  let started = false;
+  call.on("event", (event) => {
+    if (event.type !== "reasoning" || options.emitReasoning) coalescer.push(event.type, event.text);
+    if (!started) {
+      started = true;
+      onFirst();
+    }
+  });
+  return coalescer;
+}
+
+/**
+ * A streamed chat_data / chat_dashboard / chat_knowledge answer with the data DB-GPT kept in the history
+ * (charts, references); when that cannot be read, the answer as it is and a warning (once per node).
+ * Stopped meanwhile: the answer, stopped.
+ */
+export async function withConversationData(
+  client: DbgptClient,
+  answer: ChatResult,
+  request: ConversationRequest,
+  options: CallOptions,
+  warn: WarnOnce,
+): Promise<ChatResult> {
+  let filled: Awaited<ReturnType<DbgptClient["addConversationData"]>>;
+  try {
+    filled = await client.addConversationData(answer, request, options);
+  } catch (err) {
+    // Stopped while the history was being read: the answer had arrived, the data had not.
+    if (options.signal?.aborted) return { ...answer, stopped: true };
+    throw err;
+  }
+  if (filled.historyError !== undefined) {
+    const why = filled.historyError.message;
+    warn(
+      "history",
+      `could not read the conversation history for the answer's data (charts, references): ${why}`,
+    );
+  }
+  return filled.result;
 }
 
 /** The final message's msg.dbgpt; the answer's data are always arrays. */

@@ -89,6 +89,11 @@ export function parseChatSettings(def: ChatDef): ChatSettings {
   };
 }
 
+/** Logged once per node when an input is an OpenAI-style messages array. */
+export const MESSAGES_ARRAY_NOTICE =
+  "the input is an OpenAI-style messages array: only the last user message is sent " +
+  "(DB-GPT keeps the conversation history per conv_uid)";
+
 /**
  * The request for one message, checked before anything is sent. `fromMessages`: the input was an
  * OpenAI-style messages array (only its last user message is sent).

@@ -45,19 +45,8 @@ export class StreamCoalescer {
     this.waiting += text;
     if (this.timer !== undefined) return;
     const wait = this.lastSentAt + this.intervalMs - performance.now();
-    if (wait <= 0) {
-      this.sendWaiting();
-    } else {
-      this.timer = setTimeout(() => {
-        this.timer = undefined;
-        try {
-          this.sendWaiting();
-        } catch (error) {
-          this.failure = { error };
-          this.onTimerFailure(error);
-        }
-      }, wait);
-    }
+    if (wait <= 0) this.sendWaiting();
+    else this.sendLater(wait);
   }
 
   /** Sends the text waiting now (before a final message, a stop or a failure). */
@@ -78,6 +67,22 @@ export class StreamCoalescer {
     this.waiting = "";
     this.lastSentAt = performance.now();
     this.sendMessage("delta", text);
+  }
+
+  /** Sends what waits once `wait` ms have passed. */
+  private sendLater(wait: number): void {
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      // Node's timers count from the event loop's cached time, so they may fire a little early.
+      const early = this.lastSentAt + this.intervalMs - performance.now();
+      if (early > 0) return this.sendLater(Math.ceil(early));
+      try {
+        this.sendWaiting();
+      } catch (error) {
+        this.failure = { error };
+        this.onTimerFailure(error);
+      }
+    }, wait);
   }
 
   private cancelTimer(): void {
