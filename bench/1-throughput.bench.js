@@ -17,7 +17,7 @@
  * are reported too, as other load moves them far less.
  */
 const { Agent } = require("undici");
-const { DbgptClient } = require("../nodes/lib/client/index.js");
+const { DbgptClient } = require("./package").client();
 const { benchQuestion } = require("./emulator");
 const { startBenchNodeRed, expectationFor } = require("./nodered");
 const { rawDeltas, clientDeltas } = require("./readers");

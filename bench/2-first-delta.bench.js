@@ -15,7 +15,7 @@
  * channels in each process. DbgptClient.chat() in this process is printed for reference.
  */
 const { Agent } = require("undici");
-const { DbgptClient } = require("../nodes/lib/client/index.js");
+const { DbgptClient } = require("./package").client();
 const { benchQuestion } = require("./emulator");
 const { startBenchNodeRed, expectationFor } = require("./nodered");
 const { rawDeltas, clientDeltas } = require("./readers");

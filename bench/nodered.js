@@ -47,6 +47,7 @@ const {
   writeUserDir,
 } = require("../scripts/nodered");
 const { answerFor, benchQuestion } = require("./emulator");
+const { PACKAGE_DIR } = require("./package");
 const { fnv1a } = require("./fnv");
 
 /** The chat node's settings as example 1 ships them (a user's flow); the bench sets coalesceMs. */
@@ -337,7 +338,7 @@ function benchFlows(emulatorUrl) {
 
 function prepareUserDir(emulatorUrl, port) {
   const userDir = makeTempDir("dbgpt-bench-nr-");
-  linkPackage(userDir);
+  linkPackage(userDir, PACKAGE_DIR);
   const settings = deepMerge(baseSettings({ port }), {
     disableEditor: true,
     functionGlobalContext: {

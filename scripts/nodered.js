@@ -5,7 +5,7 @@
  * would, or the working tree linked in) and starts red.js on a loopback port.
  *
  *   writeUserDir(dir, { settings, flows, credentials })   baseSettings({ port, lang })   deepMerge(a, b)
- *   linkPackage(dir)            the working tree as node_modules/<name> (what `npm link` gives)
+ *   linkPackage(dir, from?)     the working tree (or `from`) as node_modules/<name> (what `npm link` gives)
  *   installedTemplate()         -> Promise<dir>: the packed tarball (`npm pack`, once per process)
  *                                  installed into a user dir template outside the repo
  *   launchNodeRed({ userDir, port, lang, env, echo, nodeArgs, startTimeoutMs, readyPath })
@@ -453,8 +453,8 @@ async function launchNodeRed({
   };
 }
 
-/** Symlinks the working tree into the user dir's node_modules, as `npm link` would. */
-function linkPackage(userDir) {
+/** Symlinks the working tree (or another built tree of the package) into the user dir's node_modules, as `npm link` would. */
+function linkPackage(userDir, from = ROOT) {
   const link = path.join(userDir, "node_modules", ...PKG.name.split("/"));
   fs.mkdirSync(path.dirname(link), { recursive: true });
   let current;
@@ -463,9 +463,9 @@ function linkPackage(userDir) {
   } catch {
     current = undefined;
   }
-  if (current !== ROOT) {
+  if (current !== from) {
     fs.rmSync(link, { recursive: true, force: true });
-    fs.symlinkSync(ROOT, link, "dir");
+    fs.symlinkSync(from, link, "dir");
   }
   fs.writeFileSync(
     path.join(userDir, "package.json"),
@@ -474,7 +474,7 @@ function linkPackage(userDir) {
         name: "node-red-project",
         version: "0.0.1",
         private: true,
-        dependencies: { [PKG.name]: `file:${ROOT}` },
+        dependencies: { [PKG.name]: `file:${from}` },
       },
       null,
       2,
