@@ -9,6 +9,8 @@
  * function node compares every final, and the deltas folded, with what the emulator sent.
  *
  *   500 chats:   three fresh runs, medians. Targets: every answer correct; peak RSS above idle <= 36 MiB.
+ *                Reported beside it (not judged): Node-RED's own peak for the same messages at the same
+ *                pace from function nodes (target "floor-streams"), three fresh runs.
  *   2,000 chats: one fresh run (BENCH_2000_RUNS for more). Target: every answer correct; the peak RSS per
  *                in-flight chat is reported.
  */
@@ -18,11 +20,26 @@ const { median, mib, formatRate, target, scaled, repeats, count } = require("./s
 const DELTAS = scaled(200, 10);
 const DELAY_MS = 2;
 const SIZES = [
-  { chats: scaled(500, 5), runs: repeats(3, 1), peakLimit: 36 * 1024 * 1024 },
+  { chats: scaled(500, 5), runs: repeats(3, 1), peakLimit: 36 * 1024 * 1024, floor: true },
   { chats: scaled(2000, 20), runs: Number(process.env.BENCH_2000_RUNS || 1) },
 ];
 
-async function runSize(emulatorUrl, emulator, { chats, runs, peakLimit }) {
+/**
+ * Node-RED's own peak for the same messages at the same pace (not judged): function nodes, one per chat,
+ * each sending its chat's deltas one per 2 ms timer and then its final, into the same counter; no HTTP.
+ */
+async function floorPeaks(emulatorUrl, questions, runs) {
+  const peaks = [];
+  for (let i = 0; i < runs; i++) {
+    const spec = { target: "floor-streams", questions, convPrefix: "f-", timeoutMs: 600_000 };
+    const sample = await freshMemoryRun(emulatorUrl, spec);
+    if (sample.result.failureCount > 0) throw new Error(`floor: ${sample.result.failures.join("; ")}`);
+    peaks.push(sample.peakAboveIdle);
+  }
+  return peaks;
+}
+
+async function runSize(emulatorUrl, emulator, { chats, runs, peakLimit, floor }) {
   const questions = distinctQuestions(chats, DELTAS);
   const samples = [];
   const lines = [];
@@ -55,6 +72,13 @@ async function runSize(emulatorUrl, emulator, { chats, runs, peakLimit }) {
   lines.push(
     `median of ${runs}: peak RSS ${mib(peak)} above idle = ${(peak / chats / 1024).toFixed(1)} KiB per in-flight chat`,
   );
+  if (floor) {
+    const peaks = await floorPeaks(emulatorUrl, questions, runs);
+    lines.push(
+      `Node-RED floor (not judged): ${count(chats)} function nodes sending the same messages one per ` +
+        `${DELAY_MS} ms, no HTTP: peak ${peaks.map((p) => mib(p)).join(", ")} above idle, median ${mib(median(peaks))}`,
+    );
+  }
   const name = `${count(chats)} concurrent chats`;
   const problems = samples.reduce((sum, s) => sum + s.result.failureCount, 0);
   const targets = [

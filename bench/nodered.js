@@ -9,6 +9,7 @@
  *                                                  +-> dbgpt-chat "chat-coalesced" (coalesceMs 100) +
  *                                                  +-> function "floor" (node.send per message) ----+-> function "counter" -> http response
  *                                                  +-> function "floor-paced" (300 per timer tick) -+
+ *                                                  +-> function "floor-streams" (1 per 2 ms timer) -+
  *   catch (scope: both chat nodes) --------------------------------------------------------------+
  *   http in POST /bench/memory -> function "memory" (forced GCs, process.memoryUsage()) -> http response
  *
@@ -24,7 +25,7 @@
  *
  * startBenchNodeRed({ emulatorUrl }) -> { pid, url, run(spec), memory(gcRounds), status(), resetPeak(),
  *                                         cpuSeconds(), stop(), logs() }
- * spec: { target: "chat" | "chat-coalesced" | "floor" | "floor-paced", questions: string[] (one per chat),
+ * spec: { target: "chat" | "chat-coalesced" | "floor" | "floor-paced" | "floor-streams", questions: string[] (one per chat),
  *         convPrefix, expect: { deltas, length, hashes: per chat }, exact: check delta count, order and
  *         chunks (false for a coalescing node, whose stream messages carry several deltas), heapAtFinal:
  *         heap after forced GCs when the (last) final reaches the counter, before it reads the text,
@@ -64,7 +65,11 @@ const STOP_GRACE_MS = 15_000;
 const PACED_PER_TICK = 300;
 /** The stream interval of the "chat-coalesced" node (its coalesceMs flow key). */
 const COALESCE_MS = 100;
-const TARGETS = ["chat", "chat-coalesced", "floor", "floor-paced"];
+const TARGETS = ["chat", "chat-coalesced", "floor", "floor-paced", "floor-streams"];
+/** The floor-streams function's pause between messages: the concurrency benchmark's server pace. */
+const STREAM_FLOOR_DELAY_MS = 2;
+/** The trigger's outputs: one per target, then the counter. */
+const NONE = JSON.stringify(TARGETS.map(() => null));
 /** For the POSTs to Node-RED: a run's answer may take longer than fetch's default 300 s header timeout. */
 const dispatcher = new Agent({ headersTimeout: 0, bodyTimeout: 0 });
 
@@ -74,7 +79,7 @@ const out = ${JSON.stringify(TARGETS)}.indexOf(spec.target);
 if (out < 0) {
   msg.statusCode = 400;
   msg.payload = { error: "unknown target " + spec.target };
-  node.send([null, null, null, null, msg]);
+  node.send([...${NONE}, msg]);
   return null;
 }
 if (spec.trace) global.get("benchUndici")(true);
@@ -91,9 +96,9 @@ for (let i = 0; i < spec.questions.length; i++) {
   };
 }
 global.set("benchRun", run);
-setTimeout(() => node.send([null, null, null, null, { benchTimeout: run.id }]), spec.timeoutMs);
+setTimeout(() => node.send([...${NONE}, { benchTimeout: run.id }]), spec.timeoutMs);
 for (let i = 0; i < spec.questions.length; i++) {
-  const msgs = [null, null, null, null, null];
+  const msgs = [...${NONE}, null];
   msgs[out] = { payload: spec.questions[i], conv_uid: spec.convPrefix + i };
   node.send(msgs);
 }
@@ -102,10 +107,10 @@ return null;`;
 /**
  * The floor: what dbgpt-chat sends for a [bench:N@K] question (N deltas on output 1, then the final with
  * the whole text on output 2), with node.send (which clones each message) and no HTTP and no parsing.
- * "paced" sends PACED_PER_TICK messages per timer tick, as a stream delivers them while later ones are
- * still to come.
+ * With `perTick`, it sends that many messages per timer tick (setTimeout `delayMs`), as a stream
+ * delivers them while later ones are still to come; without, all at once.
  */
-function floorFunc(paced) {
+function floorFunc({ perTick, delayMs = 0 } = {}) {
   const loop = (to) => `for (; i < ${to}; i++) {
   const text = " " + (from + i).toString(36).padStart(4, "0");
   parts[i] = text;
@@ -118,12 +123,12 @@ const from = Number(m[2] || 0);
 const parts = new Array(n);
 let i = 0;
 `;
-  if (!paced) return `${head}${loop("n")}\n${finish}\nreturn null;`;
+  if (perTick === undefined) return `${head}${loop("n")}\n${finish}\nreturn null;`;
   return `${head}const step = () => {
-const end = Math.min(i + ${PACED_PER_TICK}, n);
+const end = Math.min(i + ${perTick}, n);
 ${loop("end")}
 if (i < n) {
-  setTimeout(step, 0);
+  setTimeout(step, ${delayMs});
   return;
 }
 ${finish}
@@ -288,20 +293,29 @@ function benchFlows(emulatorUrl) {
       swaggerDoc: "",
       wires: [["trigger"]],
     },
-    functionNode("trigger", z, "trigger", TRIGGER, 5, [
-      ["chat"],
-      ["chat-coalesced"],
-      ["floor"],
-      ["floor-paced"],
+    functionNode("trigger", z, "trigger", TRIGGER, TARGETS.length + 1, [
+      ...TARGETS.map((target) => [target]),
       ["counter"],
     ]),
     chat("chat", 0),
     chat("chat-coalesced", COALESCE_MS),
-    functionNode("floor", z, "Node-RED floor", floorFunc(false), 2, [["counter"], ["counter"]]),
-    functionNode("floor-paced", z, `Node-RED floor, ${PACED_PER_TICK} per tick`, floorFunc(true), 2, [
-      ["counter"],
-      ["counter"],
-    ]),
+    functionNode("floor", z, "Node-RED floor", floorFunc(), 2, [["counter"], ["counter"]]),
+    functionNode(
+      "floor-paced",
+      z,
+      `Node-RED floor, ${PACED_PER_TICK} per tick`,
+      floorFunc({ perTick: PACED_PER_TICK }),
+      2,
+      [["counter"], ["counter"]],
+    ),
+    functionNode(
+      "floor-streams",
+      z,
+      `Node-RED floor, one message per ${STREAM_FLOOR_DELAY_MS} ms`,
+      floorFunc({ perTick: 1, delayMs: STREAM_FLOOR_DELAY_MS }),
+      2,
+      [["counter"], ["counter"]],
+    ),
     {
       id: "catch",
       type: "catch",

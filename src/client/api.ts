@@ -141,8 +141,13 @@ export interface ChatCall extends AsyncIterable<ChatEvent> {
   done(): Promise<ChatResult>;
   /** Takes every event, starting with those kept so far (delivered at once). One consumer per call. */
   on(type: "event", listener: (event: ChatEvent) => void): this;
-  /** The listener wants no more events for now: the response is not read until resume(). */
+  /** The listener wants no more events for now (not even the rest of a chunk read already) until resume(). */
   pause(): void;
+  /**
+   * The response is not read further until resume(), but the events of the chunk read already still come
+   * (cheaper than pause() when many calls are paused and resumed over and over).
+   */
+  pauseAfterChunk(): void;
   resume(): void;
   /** The chunk id / model seen so far (for stream messages). */
   readonly id: string | undefined;

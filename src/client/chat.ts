@@ -103,6 +103,13 @@ class ResultPromise extends Promise<ChatResult> {
   }
 }
 
+/** How the caller paused the call: not, after the current event (pause()), after the current chunk. */
+const enum Pause {
+  None,
+  Event,
+  Chunk,
+}
+
 const enum Consumer {
   /** Nobody yet: events are kept for the first consumer. */
   None,
@@ -127,7 +134,7 @@ export class ChatCallImpl implements ChatCall, AsyncIterator<ChatEvent> {
   private listener: ((event: ChatEvent) => void) | undefined;
   private waiting:
     { resolve: (r: IteratorResult<ChatEvent>) => void; reject: (e: unknown) => void } | undefined;
-  private pausedByCaller = false;
+  private pausedByCaller = Pause.None;
   private wakeReader: (() => void) | undefined;
   private outcome = Outcome.Pending;
   private error: unknown;
@@ -170,11 +177,15 @@ export class ChatCallImpl implements ChatCall, AsyncIterator<ChatEvent> {
   }
 
   pause(): void {
-    this.pausedByCaller = true;
+    this.pausedByCaller = Pause.Event;
+  }
+
+  pauseAfterChunk(): void {
+    if (this.pausedByCaller === Pause.None) this.pausedByCaller = Pause.Chunk;
   }
 
   resume(): void {
-    this.pausedByCaller = false;
+    this.pausedByCaller = Pause.None;
     this.wake();
   }
 
@@ -234,9 +245,14 @@ export class ChatCallImpl implements ChatCall, AsyncIterator<ChatEvent> {
   /** The reader should wait (whenReady()) before reading more of the response. */
   get backlogged(): boolean {
     return (
-      this.pausedByCaller ||
+      this.pausedByCaller !== Pause.None ||
       (this.consumer === Consumer.Iterator && this.queue.length - this.head >= QUEUE_HIGH)
     );
+  }
+
+  /** No event may be handed on now (pause()): the decoder holds them. */
+  get holding(): boolean {
+    return this.pausedByCaller === Pause.Event;
   }
 
   whenReady(): Promise<void> {
@@ -304,7 +320,7 @@ export class ChatCallImpl implements ChatCall, AsyncIterator<ChatEvent> {
   }
 
   private settled(): void {
-    this.pausedByCaller = false;
+    this.pausedByCaller = Pause.None;
     this.wake();
     const waiting = this.waiting;
     if (waiting === undefined) return;
@@ -392,13 +408,14 @@ async function readAnswer(
         complete();
       },
       maxEventBytes,
-      () => call.backlogged,
+      () => call.holding,
     );
     for await (const chunk of http.bodyOf(response)) {
       http.received();
       if (done) continue; // anything after [DONE] is read and dropped
       decoder.push(chunk);
-      // Paused (by the caller, or a full queue): the rest of this chunk's events wait in the decoder.
+      // Paused, or a full queue: read on once the consumer is ready (after pause(), the rest of this
+      // chunk's events wait in the decoder until then).
       while (call.backlogged) {
         await http.whileWaiting(call.whenReady());
         decoder.release();

@@ -524,7 +524,31 @@ describe("consuming a ChatCall: one consumer, no order of use loses events (issu
     const result = await call.result;
     assert.equal(result.text, answerFor(question));
     assert.equal(count, 6000);
-    assert.ok(afterPause < 6000 - 10, `only the bytes already read arrive while paused (${afterPause})`);
+    assert.equal(afterPause, 0, "no event while paused, not even the rest of a chunk read already");
+  });
+
+  it("pauseAfterChunk() stops reading after the current chunk (the idle timer too) until resume()", async () => {
+    const question = "[long:6000]";
+    const call = ctx.client({ idleTimeoutMs: 300 }).chat(chatRequest({ question }));
+    let count = 0;
+    let afterPause = 0;
+    let paused = false;
+    call.on("event", () => {
+      count++;
+      if (paused) afterPause++;
+      if (count === 10) {
+        paused = true;
+        call.pauseAfterChunk();
+        setTimeout(() => {
+          paused = false;
+          call.resume();
+        }, 600); // longer than the idle timeout
+      }
+    });
+    const result = await call.result;
+    assert.equal(result.text, answerFor(question));
+    assert.equal(count, 6000);
+    assert.ok(afterPause < 6000 - 10, `only the chunk read already arrives while paused (${afterPause})`);
   });
 
   it("a listener that throws fails the call with its own error and closes the connection", async () => {

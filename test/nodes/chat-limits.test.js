@@ -134,7 +134,7 @@ describe("dbgpt-chat deadline and one outcome per request", function () {
   });
 });
 
-describe("dbgpt-chat delivery pace: the first delta early, a bound on messages not yet delivered", function () {
+describe("dbgpt-chat delivery pace: the first delta early, a budget for messages not yet delivered", function () {
   let emu;
   useEmulatorSuite((started) => (emu = started));
 
@@ -161,19 +161,34 @@ describe("dbgpt-chat delivery pace: the first delta early, a bound on messages n
     assert.equal(c.final[0].payload, c.stream.map((m) => m.payload).join(""));
   });
 
-  it("about 250 stream messages at most wait for delivery, however fast the server sends", async () => {
-    const c = await loadChat(emu.url, { chatMode: "chat_normal" });
-    const counts = countSends(c);
-    emu.fault({ eventsPerWrite: 1000 });
-    for (let i = 0; i < 3; i++) c.node.receive({ payload: `[long:2000] burst ${i}`, conv_uid: `b${i}` });
-    await waitFor(() => c.final.length === 3, "three answers", 15000);
-    assert.equal(c.stream.length, 6000);
-    const waiting = counts.atDelivery.map((sent, delivered) => sent - delivered);
-    // The node's budget is 250; each stream may send one more (and its first) before it sees it spent.
-    assert.ok(
-      Math.max(...waiting) <= 256,
-      `at most 250 + 2 per stream waiting (saw ${Math.max(...waiting)})`,
+  it("the send budget: past 250 messages in a turn a stream stops after its chunk until Node-RED delivered", async () => {
+    const { DeliveryBudget } = require("../../nodes/lib/nodes/shared/chat-messages.js");
+    const budget = new DeliveryBudget();
+    const calls = [];
+    const source = (name) => ({
+      pause: () => calls.push(`${name} pause`),
+      pauseAfterChunk: () => calls.push(`${name} pauseAfterChunk`),
+      resume: () => calls.push(`${name} resume`),
+    });
+    const a = source("a");
+    const b = source("b");
+    budget.sent(a, true);
+    assert.deepEqual(calls, ["a pause"], "the first message: no further event until it is delivered");
+    for (let i = 0; i < 248; i++) budget.sent(a, false);
+    budget.sent(b, false);
+    assert.deepEqual(calls, ["a pause"], "249 more: within the budget");
+    budget.sent(b, false);
+    budget.sent(a, false);
+    assert.deepEqual(calls, ["a pause", "b pauseAfterChunk", "a pauseAfterChunk"]);
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(
+      calls.slice(3).sort(),
+      ["a resume", "a resume", "b resume"],
+      "each resumed after delivery",
     );
-    assert.ok(Math.max(...waiting) >= 100, "the bound, not the server, set the pace");
+    calls.length = 0;
+    budget.sent(a, false);
+    assert.deepEqual(calls, [], "a new turn, a new budget");
   });
 });

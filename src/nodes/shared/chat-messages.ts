@@ -17,10 +17,7 @@ import type { InputMessage, SendFn } from "./red";
 const SEND_BUDGET = 250;
 
 /** Something that can stop reading for a while: a chat call. */
-interface Pausable {
-  pause(): void;
-  resume(): void;
-}
+type Pausable = Pick<ChatCall, "pause" | "pauseAfterChunk" | "resume">;
 
 /** One per node, shared by all its streams: past the budget, a stream pauses until Node-RED has delivered. */
 export class DeliveryBudget {
@@ -28,17 +25,21 @@ export class DeliveryBudget {
   private deliveryTurn: Promise<void> | undefined;
 
   /**
-   * Counts one message sent by `source`; pauses it until delivery when the budget is spent, and after its
-   * `first` message: that one reaches the next node before the stream reads on (what else is readable by
-   * then would otherwise be parsed and sent first, adding its time to the first delta's).
+   * Counts one message sent by `source`. Its `first` message reaches the next node before the stream
+   * goes on (what else is readable by then would otherwise be parsed and sent first, adding its time to
+   * the first delta's). Past the budget, the stream stops reading after its current chunk until Node-RED
+   * has delivered: stopping after every message instead would cost more than it saves when hundreds of
+   * streams are behind.
    */
   sent(source: Pausable, first: boolean): void {
-    const spent = ++this.sentThisTurn >= SEND_BUDGET;
-    if (!spent && !first) return;
-    source.pause();
-    // Node-RED queued the delivery of `first` in a setImmediate just now: one queued after it runs later.
-    const delivered = spent ? this.afterDelivery() : new Promise((resolve) => setImmediate(resolve));
-    void delivered.then(() => source.resume());
+    if (first) {
+      source.pause();
+      // Node-RED queued the delivery in a setImmediate just now: one queued after it runs later.
+      setImmediate(() => source.resume());
+    } else if (++this.sentThisTurn >= SEND_BUDGET) {
+      source.pauseAfterChunk();
+      void this.afterDelivery().then(() => source.resume());
+    }
   }
 
   /** Resolves after Node-RED has delivered what was sent so far: one setImmediate shared by every stream. */
