@@ -143,11 +143,6 @@ export interface ChatCall extends AsyncIterable<ChatEvent> {
   on(type: "event", listener: (event: ChatEvent) => void): this;
   /** The listener wants no more events for now (not even the rest of a chunk read already) until resume(). */
   pause(): void;
-  /**
-   * The response is not read further until resume(), but the events of the chunk read already still come
-   * (cheaper than pause() when many calls are paused and resumed over and over).
-   */
-  pauseAfterChunk(): void;
   resume(): void;
   /** The chunk id / model seen so far (for stream messages). */
   readonly id: string | undefined;

@@ -103,13 +103,6 @@ class ResultPromise extends Promise<ChatResult> {
   }
 }
 
-/** How the caller paused the call: not, after the current event (pause()), after the current chunk. */
-const enum Pause {
-  None,
-  Event,
-  Chunk,
-}
-
 const enum Consumer {
   /** Nobody yet: events are kept for the first consumer. */
   None,
@@ -134,7 +127,13 @@ export class ChatCallImpl implements ChatCall, AsyncIterator<ChatEvent> {
   private listener: ((event: ChatEvent) => void) | undefined;
   private waiting:
     { resolve: (r: IteratorResult<ChatEvent>) => void; reject: (e: unknown) => void } | undefined;
-  private pausedByCaller = Pause.None;
+  private pausedByCaller = false;
+  /**
+   * The iterator has been handed its first event and has not asked for the next: nothing more is parsed
+   * until it does (its first event goes on before the rest of what has arrived costs any time).
+   */
+  private firstOutstanding = false;
+  private firstHandedOn = false;
   private wakeReader: (() => void) | undefined;
   private outcome = Outcome.Pending;
   private error: unknown;
@@ -177,15 +176,11 @@ export class ChatCallImpl implements ChatCall, AsyncIterator<ChatEvent> {
   }
 
   pause(): void {
-    this.pausedByCaller = Pause.Event;
-  }
-
-  pauseAfterChunk(): void {
-    if (this.pausedByCaller === Pause.None) this.pausedByCaller = Pause.Chunk;
+    this.pausedByCaller = true;
   }
 
   resume(): void {
-    this.pausedByCaller = Pause.None;
+    this.pausedByCaller = false;
     this.wake();
   }
 
@@ -196,6 +191,11 @@ export class ChatCallImpl implements ChatCall, AsyncIterator<ChatEvent> {
   }
 
   next(): Promise<IteratorResult<ChatEvent>> {
+    if (this.firstOutstanding) {
+      // The iterator took its first event and is back: the response is parsed on.
+      this.firstOutstanding = false;
+      this.wake();
+    }
     if (this.head < this.queue.length) {
       const value = this.queue[this.head++];
       if (this.head === this.queue.length) {
@@ -215,6 +215,7 @@ export class ChatCallImpl implements ChatCall, AsyncIterator<ChatEvent> {
 
   return(): Promise<IteratorResult<ChatEvent>> {
     this.consumer = Consumer.Gone;
+    this.firstOutstanding = false;
     this.queue = [];
     this.head = 0;
     this.wake();
@@ -231,6 +232,10 @@ export class ChatCallImpl implements ChatCall, AsyncIterator<ChatEvent> {
       case Consumer.Gone:
         return;
       default: {
+        if (this.consumer === Consumer.Iterator && !this.firstHandedOn) {
+          this.firstHandedOn = true;
+          this.firstOutstanding = true;
+        }
         const waiting = this.waiting;
         if (waiting !== undefined) {
           this.waiting = undefined;
@@ -245,14 +250,15 @@ export class ChatCallImpl implements ChatCall, AsyncIterator<ChatEvent> {
   /** The reader should wait (whenReady()) before reading more of the response. */
   get backlogged(): boolean {
     return (
-      this.pausedByCaller !== Pause.None ||
+      this.pausedByCaller ||
+      this.firstOutstanding ||
       (this.consumer === Consumer.Iterator && this.queue.length - this.head >= QUEUE_HIGH)
     );
   }
 
-  /** No event may be handed on now (pause()): the decoder holds them. */
+  /** No event may be handed on now (pause(), or the iterator's first event not taken): the decoder holds them. */
   get holding(): boolean {
-    return this.pausedByCaller === Pause.Event;
+    return this.pausedByCaller || this.firstOutstanding;
   }
 
   whenReady(): Promise<void> {
@@ -320,7 +326,8 @@ export class ChatCallImpl implements ChatCall, AsyncIterator<ChatEvent> {
   }
 
   private settled(): void {
-    this.pausedByCaller = Pause.None;
+    this.pausedByCaller = false;
+    this.firstOutstanding = false;
     this.wake();
     const waiting = this.waiting;
     if (waiting === undefined) return;

@@ -13,7 +13,13 @@ import {
   type DbgptClient,
   type DbgptError,
 } from "../client";
-import { DeliveryBudget, finalDbgpt, sendStream, withConversationData } from "./shared/chat-messages";
+import {
+  DeliveryBudget,
+  finalDbgpt,
+  sendStream,
+  withConversationData,
+  type StreamMessages,
+} from "./shared/chat-messages";
 import {
   chatRequestOf,
   MESSAGES_ARRAY_NOTICE,
@@ -22,7 +28,6 @@ import {
   type ChatSettings,
   type ConversationRequest,
 } from "./shared/chat-settings";
-import type { StreamCoalescer } from "./shared/coalesce";
 import { failRequest } from "./shared/failure";
 import { callOptionsOf, isBlank } from "./shared/inputs";
 import { warnOnce } from "./shared/notices";
@@ -80,29 +85,32 @@ function setUpChatNode(RED: NodeAPI, node: Node, def: ChatDef): void {
   /** One started request to its one outcome: the final message, or a failure with the partial text. */
   async function run(job: ChatJob) {
     const { stream, emitReasoning, coalesceMs } = settings as ChatSettings;
-    let coalescer: StreamCoalescer | undefined;
+    let streamed: StreamMessages | undefined;
     try {
       const call = job.client.chat(job.request, job.callOptions);
       if (stream) {
         const options = { coalesceMs, emitReasoning, budget, abort: () => job.controller.abort() };
-        coalescer = sendStream(call, job.msg, job.send, job.request, options, () => {
+        streamed = sendStream(call, job.msg, job.send, job.request, options, () => {
           job.streaming = true;
           status.refresh();
         });
       }
       let answer = await call.result;
-      if (requests.closed) return coalescer?.dispose();
-      coalescer?.flush();
+      await streamed?.sent; // every delta goes out before the final message
+      if (streamed?.failure !== undefined) throw streamed.failure.error;
+      if (requests.closed) return streamed?.coalescer.dispose();
+      streamed?.coalescer.flush();
       if (stream) answer = await withConversationData(job.client, answer, job.request, job.callOptions, warn);
       if (!requests.closed) finish(job, answer);
     } catch (err) {
-      if (requests.closed) return coalescer?.dispose();
-      if (coalescer?.timerFailure !== undefined) {
-        return failRequest(job.msg, coalescer.timerFailure.error, job.done, { status, withPartial: true });
+      if (requests.closed) return streamed?.coalescer.dispose();
+      if (streamed?.failure !== undefined) {
+        return failRequest(job.msg, streamed.failure.error, job.done, { status, withPartial: true });
       }
       // What waited for the stream interval goes out before the final message or the failure.
       try {
-        coalescer?.flush();
+        await streamed?.sent;
+        streamed?.coalescer.flush();
       } catch {
         // The send fails again: the request's own outcome below is what counts.
       }

@@ -527,28 +527,23 @@ describe("consuming a ChatCall: one consumer, no order of use loses events (issu
     assert.equal(afterPause, 0, "no event while paused, not even the rest of a chunk read already");
   });
 
-  it("pauseAfterChunk() stops reading after the current chunk (the idle timer too) until resume()", async () => {
-    const question = "[long:6000]";
-    const call = ctx.client({ idleTimeoutMs: 300 }).chat(chatRequest({ question }));
-    let count = 0;
-    let afterPause = 0;
-    let paused = false;
-    call.on("event", () => {
-      count++;
-      if (paused) afterPause++;
-      if (count === 10) {
-        paused = true;
-        call.pauseAfterChunk();
-        setTimeout(() => {
-          paused = false;
-          call.resume();
-        }, 600); // longer than the idle timeout
-      }
-    });
-    const result = await call.result;
-    assert.equal(result.text, answerFor(question));
-    assert.equal(count, 6000);
-    assert.ok(afterPause < 6000 - 10, `only the chunk read already arrives while paused (${afterPause})`);
+  it("an iterator's first event: nothing more of the response is parsed until it asks for the next", async () => {
+    const { ChatCallImpl } = require("../../nodes/lib/client/chat.js");
+    const call = new ChatCallImpl();
+    const events = call[Symbol.asyncIterator]();
+    const first = events.next();
+    assert.equal(call.holding, false);
+    call.push({ type: "delta", text: "a" });
+    assert.equal(call.holding, true, "the decoder holds the rest");
+    assert.equal(call.backlogged, true, "the reader waits");
+    assert.deepEqual(await first, { value: { type: "delta", text: "a" }, done: false });
+    assert.equal(call.holding, true, "taken, but not asked for more yet");
+    const second = events.next();
+    assert.equal(call.holding, false, "asked again: parsing goes on");
+    call.push({ type: "delta", text: "b" });
+    call.push({ type: "delta", text: "c" });
+    assert.equal(call.holding, false, "only the first event is held back for");
+    assert.deepEqual(await second, { value: { type: "delta", text: "b" }, done: false });
   });
 
   it("a listener that throws fails the call with its own error and closes the connection", async () => {

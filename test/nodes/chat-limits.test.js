@@ -161,34 +161,20 @@ describe("dbgpt-chat delivery pace: the first delta early, a budget for messages
     assert.equal(c.final[0].payload, c.stream.map((m) => m.payload).join(""));
   });
 
-  it("the send budget: past 250 messages in a turn a stream stops after its chunk until Node-RED delivered", async () => {
+  it("the send budget: past 250 messages in a turn a stream waits until Node-RED has delivered", async () => {
     const { DeliveryBudget } = require("../../nodes/lib/nodes/shared/chat-messages.js");
     const budget = new DeliveryBudget();
-    const calls = [];
-    const source = (name) => ({
-      pause: () => calls.push(`${name} pause`),
-      pauseAfterChunk: () => calls.push(`${name} pauseAfterChunk`),
-      resume: () => calls.push(`${name} resume`),
-    });
-    const a = source("a");
-    const b = source("b");
-    budget.sent(a, true);
-    assert.deepEqual(calls, ["a pause"], "the first message: no further event until it is delivered");
-    for (let i = 0; i < 248; i++) budget.sent(a, false);
-    budget.sent(b, false);
-    assert.deepEqual(calls, ["a pause"], "249 more: within the budget");
-    budget.sent(b, false);
-    budget.sent(a, false);
-    assert.deepEqual(calls, ["a pause", "b pauseAfterChunk", "a pauseAfterChunk"]);
-    await new Promise((resolve) => setImmediate(resolve));
-    await new Promise((resolve) => setImmediate(resolve));
-    assert.deepEqual(
-      calls.slice(3).sort(),
-      ["a resume", "a resume", "b resume"],
-      "each resumed after delivery",
-    );
-    calls.length = 0;
-    budget.sent(a, false);
-    assert.deepEqual(calls, [], "a new turn, a new budget");
+    const order = [];
+    setImmediate(() => order.push("delivery")); // what Node-RED's send of the first message queued
+    const first = budget.sent(true);
+    assert.ok(first instanceof Promise, "after the first message: wait for its delivery");
+    void first.then(() => order.push("first message's wait over"));
+    for (let i = 0; i < 249; i++) assert.equal(budget.sent(false), undefined, "within the budget");
+    const spent = budget.sent(false);
+    assert.ok(spent instanceof Promise, "the 250th: wait");
+    assert.equal(budget.sent(false), spent, "every stream waits for the same turn");
+    await spent;
+    assert.deepEqual(order, ["delivery", "first message's wait over"]);
+    assert.equal(budget.sent(false), undefined, "a new turn, a new budget");
   });
 });

@@ -16,34 +16,20 @@ import type { InputMessage, SendFn } from "./red";
  */
 const SEND_BUDGET = 250;
 
-/** Something that can stop reading for a while: a chat call. */
-type Pausable = Pick<ChatCall, "pause" | "pauseAfterChunk" | "resume">;
-
-/** One per node, shared by all its streams: past the budget, a stream pauses until Node-RED has delivered. */
+/** One per node, shared by all its streams: past the budget, a stream waits until Node-RED has delivered. */
 export class DeliveryBudget {
   private sentThisTurn = 0;
   private deliveryTurn: Promise<void> | undefined;
 
   /**
-   * Counts one message sent by `source`. Its `first` message reaches the next node before the stream
-   * goes on (what else is readable by then would otherwise be parsed and sent first, adding its time to
-   * the first delta's). Past the budget, the stream stops reading after its current chunk until Node-RED
-   * has delivered: stopping after every message instead would cost more than it saves when hundreds of
-   * streams are behind.
+   * Counts one message sent; returns what the stream that sent it waits for before it sends on, if
+   * anything. After a stream's `first` message: its delivery (what else has arrived by then is sent
+   * after it, not before). Past the budget: Node-RED's delivery of everything sent so far.
    */
-  sent(source: Pausable, first: boolean): void {
-    if (first) {
-      source.pause();
-      // Node-RED queued the delivery in a setImmediate just now: one queued after it runs later.
-      setImmediate(() => source.resume());
-    } else if (++this.sentThisTurn >= SEND_BUDGET) {
-      source.pauseAfterChunk();
-      void this.afterDelivery().then(() => source.resume());
-    }
-  }
-
-  /** Resolves after Node-RED has delivered what was sent so far: one setImmediate shared by every stream. */
-  private afterDelivery(): Promise<void> {
+  sent(first: boolean): Promise<void> | undefined {
+    // Node-RED queued the delivery in a setImmediate just now: one queued after it runs later.
+    if (first) return new Promise((resolve) => setImmediate(resolve));
+    if (++this.sentThisTurn < SEND_BUDGET) return undefined;
     this.deliveryTurn ??= new Promise((resolve) =>
       setImmediate(() => {
         this.sentThisTurn = 0;
@@ -55,11 +41,21 @@ export class DeliveryBudget {
   }
 }
 
+/** The stream messages of one request: what is waiting for the stream interval, and how sending ended. */
+export interface StreamMessages {
+  coalescer: StreamCoalescer;
+  /** Resolves once every event the call had has been sent, or sending failed (see `failure`); never rejects. */
+  sent: Promise<void>;
+  /** What a send threw (from the stream or the interval's timer): the request fails with it. */
+  failure: { error: unknown } | undefined;
+}
+
 /**
  * Sends a call's events as stream messages on output 1 (reasoning only when `emitReasoning`), joined per
- * stream interval; `onFirst` runs after the first. The events come synchronously (no promise per event);
- * a send that throws fails the request, and so does one from the interval's timer (through `abort`).
- * The caller flushes the returned coalescer before the final message or a failure, or disposes of it.
+ * stream interval; `onFirst` runs after the first. It iterates the call, so a stream that waits for the
+ * budget takes no further event (they wait in the call, which stops reading the response when too many
+ * do) and creates no message that would wait for delivery. A send that throws calls `abort` and is
+ * kept as the `failure` the request fails with.
  */
 export function sendStream(
   call: ChatCall,
@@ -68,25 +64,43 @@ export function sendStream(
   request: ConversationRequest,
   options: { coalesceMs: number; emitReasoning: boolean; budget: DeliveryBudget; abort: () => void },
   onFirst: () => void,
-): StreamCoalescer {
+): StreamMessages {
   const { convUid: conv_uid, chatMode: chat_mode } = request;
   let index = 0;
+  let wait: Promise<void> | undefined;
   const sendOne = (type: string, text: string) => {
     const first = index === 0;
     const dbgpt = { type, index: index++, conv_uid, chat_mode, model: call.model, id: call.id };
     send([{ ...msg, payload: text, dbgpt }, null]);
-    options.budget.sent(call, first);
+    wait = options.budget.sent(first) ?? wait;
   };
-  const coalescer = new StreamCoalescer(options.coalesceMs, sendOne, options.abort);
-  let started = false;
-  call.on("event", (event) => {
-    if (event.type !== "reasoning" || options.emitReasoning) coalescer.push(event.type, event.text);
-    if (!started) {
-      started = true;
-      onFirst();
+  const failed = (error: unknown) => {
+    out.failure ??= { error };
+    options.abort();
+  };
+  const coalescer = new StreamCoalescer(options.coalesceMs, sendOne, failed);
+  const sendAll = async () => {
+    let started = false;
+    for await (const event of call) {
+      try {
+        if (event.type !== "reasoning" || options.emitReasoning) coalescer.push(event.type, event.text);
+      } catch (error) {
+        return failed(error);
+      }
+      if (!started) {
+        started = true;
+        onFirst();
+      }
+      if (wait !== undefined) {
+        const waiting = wait;
+        wait = undefined;
+        await waiting;
+      }
     }
-  });
-  return coalescer;
+  };
+  // The call's own failure reaches the request through call.result.
+  const out: StreamMessages = { coalescer, sent: sendAll().catch(() => undefined), failure: undefined };
+  return out;
 }
 
 /**
