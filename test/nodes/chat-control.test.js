@@ -263,3 +263,37 @@ describe("dbgpt-chat control: stop, queue, close, concurrency, status", function
     assert.equal(c.completed.length, 1);
   });
 });
+
+describe("status updates (shared/status.ts)", function () {
+  const { StatusIndicator } = require("../../nodes/lib/nodes/shared/status.js");
+
+  it("closing with an update pending (immediate or 250 ms timer) clears the status, shows nothing after, and later immediates run", async () => {
+    for (const pending of ["timer", "immediate"]) {
+      const shown = [];
+      let active = 1;
+      const status = new StatusIndicator(
+        { status: (s) => shown.push(s) },
+        (key) => key,
+        () => ({
+          active,
+          streaming: 0,
+          queued: 0,
+        }),
+      );
+      status.refresh();
+      if (pending === "timer") {
+        await new Promise((resolve) => setImmediate(resolve)); // shown now: the next one waits 250 ms
+        active = 2;
+        status.refresh();
+      }
+      status.close();
+      const ran = await Promise.race([
+        new Promise((resolve) => setImmediate(() => resolve("immediate"))),
+        new Promise((resolve) => setTimeout(() => resolve("nothing"), 500)),
+      ]);
+      assert.equal(ran, "immediate", `a later setImmediate still runs (${pending} pending at close)`);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.deepEqual(shown.at(-1), {}, "cleared at close, nothing shown after it");
+    }
+  });
+});

@@ -30,7 +30,8 @@ export class StatusIndicator {
   private errorText: string | undefined;
   private shownKey = "";
   private shownAt = Number.NEGATIVE_INFINITY;
-  private timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
+  /** Cancels the pending update (a setImmediate or a setTimeout), when one is pending. */
+  private cancelPending: (() => void) | undefined;
   private closed = false;
 
   constructor(
@@ -56,20 +57,25 @@ export class StatusIndicator {
    * end of the current 250 ms window.
    */
   refresh(): void {
-    if (this.closed || this.timer) return;
+    if (this.closed || this.cancelPending) return;
     const wait = this.shownAt + MIN_INTERVAL_MS - performance.now();
     const show = () => {
-      this.timer = undefined;
+      this.cancelPending = undefined;
       this.show();
     };
-    this.timer = wait <= 0 ? setImmediate(show) : setTimeout(show, Math.ceil(wait));
+    if (wait <= 0) {
+      const immediate = setImmediate(show);
+      this.cancelPending = () => clearImmediate(immediate);
+    } else {
+      const timer = setTimeout(show, Math.ceil(wait));
+      this.cancelPending = () => clearTimeout(timer);
+    }
   }
 
   close(): void {
     this.closed = true;
-    clearTimeout(this.timer as NodeJS.Timeout);
-    clearImmediate(this.timer as NodeJS.Immediate);
-    this.timer = undefined;
+    this.cancelPending?.();
+    this.cancelPending = undefined;
     if (this.shownKey !== "{}") this.node.status({});
   }
 
