@@ -13,24 +13,17 @@ export class StreamCoalescer {
   private waiting = "";
   private lastSentAt = -Infinity;
   private timer: NodeJS.Timeout | undefined;
-  /** What a send from the timer threw: the request fails with it. */
-  private failure: { error: unknown } | undefined;
 
   /**
    * @param intervalMs 0 sends every message as it comes.
    * @param sendMessage the node's send of one stream message.
-   * @param onTimerFailure called once when a send made from the timer throws.
+   * @param onTimerFailure called once when a send made from the timer throws (the request fails with it).
    */
   constructor(
     private readonly intervalMs: number,
     private readonly sendMessage: StreamSender,
     private readonly onTimerFailure: (error: unknown) => void,
   ) {}
-
-  /** The error a timer send threw, if one did. */
-  get timerFailure(): { error: unknown } | undefined {
-    return this.failure;
-  }
 
   push(type: string, text: string): void {
     if (this.intervalMs <= 0) {
@@ -79,7 +72,6 @@ export class StreamCoalescer {
       try {
         this.sendWaiting();
       } catch (error) {
-        this.failure = { error };
         this.onTimerFailure(error);
       }
     }, wait);
