@@ -161,9 +161,42 @@ describe("dbgpt-chat delivery pace: the first delta early, a budget for messages
     assert.equal(c.final[0].payload, c.stream.map((m) => m.payload).join(""));
   });
 
-  it("the send budget: past 250 messages in a turn a stream waits until Node-RED has delivered", async () => {
+  it("a stream alone sends what it has read in one turn, up to 2,000 messages", async () => {
+    const c = await loadChat(emu.url, { chatMode: "chat_normal" });
+    const counts = countSends(c);
+    emu.fault({ eventsPerWrite: 3000 }); // the whole answer in one write
+    c.node.receive({ payload: "[long:3000] at once" });
+    await waitFor(() => c.final.length === 1, "the answer", 10000);
+    assert.equal(c.stream.length, 3000);
+    assert.equal(counts.atDelivery[0], 1, "the first delta goes on alone");
+    // A 64 KiB chunk holds about 1,300 of these deltas: the first chunk's go out in one turn.
+    assert.ok(
+      counts.atDelivery[1] > 1000,
+      `then what was read in one turn, not 250: ${counts.atDelivery[1]}`,
+    );
+  });
+
+  it("ten streams share 250 messages per turn between them", async () => {
+    const c = await loadChat(emu.url, { chatMode: "chat_normal" });
+    const counts = countSends(c);
+    emu.fault({ eventsPerWrite: 400 });
+    for (let i = 0; i < 10; i++) c.node.receive({ payload: `[long:400] at once ${i}` });
+    await waitFor(() => c.final.length === 10, "the answers", 10000);
+    assert.equal(c.stream.length, 4000);
+    // The first turn that sends more than the streams' first messages (each waits for its own delivery).
+    const jumps = counts.atDelivery.map((n, i) => n - (counts.atDelivery[i - 1] ?? 0));
+    const firstTurn = jumps.find((jump) => jump > 20);
+    assert.ok(
+      firstTurn !== undefined && firstTurn <= 260,
+      `250 (+10) messages in the first full turn: ${firstTurn}`,
+    );
+  });
+
+  it("the send budget: past 250 messages in a turn (many streams) a stream waits until Node-RED has delivered", async () => {
     const { DeliveryBudget } = require("../../nodes/lib/nodes/shared/chat-messages.js");
     const budget = new DeliveryBudget();
+    const leaves = Array.from({ length: 500 }, () => budget.join());
+    assert.equal(budget.perTurn, 250);
     const order = [];
     setImmediate(() => order.push("delivery")); // what Node-RED's send of the first message queued
     const first = budget.sent(true);
@@ -176,5 +209,12 @@ describe("dbgpt-chat delivery pace: the first delta early, a budget for messages
     await spent;
     assert.deepEqual(order, ["delivery", "first message's wait over"]);
     assert.equal(budget.sent(false), undefined, "a new turn, a new budget");
+    for (const leave of leaves.slice(4)) leave();
+    assert.equal(budget.perTurn, 500, "four streams share 2,000 per turn");
+    for (const leave of leaves.slice(1, 4)) leave();
+    assert.equal(budget.perTurn, 2000, "a stream alone sends up to 2,000 per turn");
+    let sent = 1; // counted above, in this turn
+    while (budget.sent(false) === undefined) sent++;
+    assert.equal(sent + 1, 2000, "the 2,000th message waits");
   });
 });

@@ -10,16 +10,33 @@ import type { WarnOnce } from "./notices";
 import type { InputMessage, SendFn } from "./red";
 
 /**
- * Stream messages a node may send before it lets Node-RED deliver them: Node-RED delivers each message in
- * a later setImmediate, so without a bound every readable socket's deltas (tens of thousands with hundreds
- * of fast streams) would wait in memory at once, long enough to be promoted to V8's old space.
+ * Stream messages a node may send in one turn before its streams let Node-RED deliver them: Node-RED
+ * delivers each message in a later setImmediate, so without a bound every readable socket's deltas (tens
+ * of thousands with hundreds of fast streams) would wait in memory at once, long enough to be promoted to
+ * V8's old space. The bound is shared by the node's streams: many streams get SEND_BUDGET between them
+ * (the rest of their answers wait unread in the sockets); a stream alone, or one of a few, may send up to
+ * TURN_ALONE, so that what it has already read (a chunk holds over a thousand small deltas) goes out in one
+ * turn instead of waiting through several, which is what gets it promoted.
  */
 const SEND_BUDGET = 250;
+const TURN_ALONE = 2000;
 
 /** One per node, shared by all its streams: past the budget, a stream waits until Node-RED has delivered. */
 export class DeliveryBudget {
   private sentThisTurn = 0;
   private deliveryTurn: Promise<void> | undefined;
+  private streams = 0;
+
+  /** A stream starts sending; call the function returned once when it has ended. */
+  join(): () => void {
+    this.streams++;
+    return () => void this.streams--;
+  }
+
+  /** Messages the node's streams may send in one turn between them. */
+  get perTurn(): number {
+    return Math.max(SEND_BUDGET, Math.floor(TURN_ALONE / Math.max(1, this.streams)));
+  }
 
   /**
    * Counts one message sent; returns what the stream that sent it waits for before it sends on, if
@@ -29,7 +46,7 @@ export class DeliveryBudget {
   sent(first: boolean): Promise<void> | undefined {
     // Node-RED queued the delivery in a setImmediate just now: one queued after it runs later.
     if (first) return new Promise((resolve) => setImmediate(resolve));
-    if (++this.sentThisTurn < SEND_BUDGET) return undefined;
+    if (++this.sentThisTurn < this.perTurn) return undefined;
     this.deliveryTurn ??= new Promise((resolve) =>
       setImmediate(() => {
         this.sentThisTurn = 0;
@@ -99,7 +116,10 @@ export function sendStream(
     }
   };
   // The call's own failure reaches the request through call.result.
-  const out: StreamMessages = { coalescer, sent: sendAll().catch(() => undefined), failure: undefined };
+  const sent = sendAll()
+    .catch(() => undefined)
+    .finally(options.budget.join());
+  const out: StreamMessages = { coalescer, sent, failure: undefined };
   return out;
 }
 
