@@ -150,24 +150,25 @@ describe("dbgpt-chat delivery pace: the first delta early, a budget for messages
     return counts;
   }
 
-  it("the first stream message reaches the next node before the rest of the answer is sent (one write)", async () => {
+  /** One chat whose `deltas` come in one write; resolves with the node and its send counts once it ended. */
+  async function oneWriteAnswer(deltas) {
     const c = await loadChat(emu.url, { chatMode: "chat_normal" });
     const counts = countSends(c);
-    emu.fault({ eventsPerWrite: 1000 }); // the whole answer in one write
-    c.node.receive({ payload: "[long:50] at once" });
-    await waitFor(() => c.final.length === 1, "the answer", 5000);
-    assert.equal(c.stream.length, 50);
+    emu.fault({ eventsPerWrite: deltas });
+    c.node.receive({ payload: `[long:${deltas}] at once` });
+    await waitFor(() => c.final.length === 1, "the answer", 10000);
+    assert.equal(c.stream.length, deltas);
+    return { c, counts };
+  }
+
+  it("the first stream message reaches the next node before the rest of the answer is sent (one write)", async () => {
+    const { c, counts } = await oneWriteAnswer(50);
     assert.equal(counts.atDelivery[0], 1, "only the first delta had been sent when it arrived");
     assert.equal(c.final[0].payload, c.stream.map((m) => m.payload).join(""));
   });
 
   it("a stream alone sends what it has read in one turn, up to 2,000 messages", async () => {
-    const c = await loadChat(emu.url, { chatMode: "chat_normal" });
-    const counts = countSends(c);
-    emu.fault({ eventsPerWrite: 3000 }); // the whole answer in one write
-    c.node.receive({ payload: "[long:3000] at once" });
-    await waitFor(() => c.final.length === 1, "the answer", 10000);
-    assert.equal(c.stream.length, 3000);
+    const { counts } = await oneWriteAnswer(3000);
     assert.equal(counts.atDelivery[0], 1, "the first delta goes on alone");
     // A 64 KiB chunk holds about 1,300 of these deltas: the first chunk's go out in one turn.
     assert.ok(
