@@ -20,8 +20,8 @@ export const MAX_JSON_DEPTH = 64;
  * (checked before parsing), a SyntaxError for text that is not JSON.
  */
 export function parseServerJson(text: string): unknown {
-  // Depth 65 needs 65 brackets: shorter texts need no scan.
-  if (text.length > MAX_JSON_DEPTH) {
+  // Depth 65 needs 65 opening brackets: texts with fewer (all of a stream's usual events) need no scan.
+  if (text.length > MAX_JSON_DEPTH && openingBrackets(text) > MAX_JSON_DEPTH) {
     let depth = 0;
     let inString = false;
     for (let i = 0; i < text.length; i++) {
@@ -41,6 +41,17 @@ export function parseServerJson(text: string): unknown {
     }
   }
   return JSON.parse(text);
+}
+
+/** How many `{` and `[` the text has, counted up to MAX_JSON_DEPTH + 1 (indexOf skips the rest). */
+function openingBrackets(text: string): number {
+  let count = 0;
+  for (const bracket of ["{", "["]) {
+    for (let at = text.indexOf(bracket); at !== -1; at = text.indexOf(bracket, at + 1)) {
+      if (++count > MAX_JSON_DEPTH) return count;
+    }
+  }
+  return count;
 }
 
 /** Receives the chunks of one stream, in order. Methods may throw a DbgptError to fail the stream. */

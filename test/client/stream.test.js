@@ -252,6 +252,10 @@ describe("parseServerJson depth limit", () => {
     assert.equal(thrown(() => parseServerJson(nested(65))).code, "DBGPT_PROTOCOL");
     const inString = JSON.stringify({ text: "[{".repeat(200) + '\\"' });
     assert.equal(parseServerJson(inString).text, "[{".repeat(200) + '\\"');
+    // Objects and arrays count together: 33 objects around 32 arrays are 65 levels.
+    const mixed = '{"a":'.repeat(33) + nested(32) + "}".repeat(33);
+    assert.equal(thrown(() => parseServerJson(mixed)).code, "DBGPT_PROTOCOL");
+    assert.ok(parseServerJson('{"a":'.repeat(32) + nested(32) + "}".repeat(32)));
   });
 
   it("the decoder refuses a deep event and ignores a heartbeat", () => {
