@@ -417,17 +417,19 @@ async function readAnswer(
       maxEventBytes,
       () => call.holding,
     );
-    for await (const chunk of http.bodyOf(response)) {
-      http.received();
-      if (done) continue; // anything after [DONE] is read and dropped
-      decoder.push(chunk);
-      // Paused, or a full queue: read on once the consumer is ready (after pause(), the rest of this
-      // chunk's events wait in the decoder until then).
+    // Paused, or a full queue: read on once the consumer is ready (after pause(), the rest of a chunk's
+    // events wait in the decoder until then).
+    const whenReady = async () => {
       while (call.backlogged) {
         await http.whileWaiting(call.whenReady());
         decoder.release();
       }
-    }
+    };
+    await http.readBody(response, (chunk) => {
+      if (done) return undefined; // anything after [DONE] is read and dropped
+      decoder.push(chunk);
+      return call.backlogged ? whenReady() : undefined;
+    });
     if (done) return;
     decoder.end();
     if (done) return; // a last event without its blank line was [DONE]

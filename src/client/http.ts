@@ -8,7 +8,7 @@
  * never goes back into use (undici pools a socket before the caller has read the end of its body).
  */
 import type { LookupFunction, Socket } from "node:net";
-import { pipeline, type Readable, type Transform } from "node:stream";
+import { finished, pipeline, type Readable, type Transform } from "node:stream";
 import { createBrotliDecompress, createGunzip, createInflate } from "node:zlib";
 import { Agent, EnvHttpProxyAgent, buildConnector, errors as undiciErrors, type Dispatcher } from "undici";
 import type { IncomingHttpHeaders } from "undici/types/header";
@@ -224,7 +224,7 @@ function validMs(ms: unknown): ms is number {
 
 /**
  * One request and its response: its timers, the abort signal handed to undici, and the one error it
- * ends with. Readers pull the (decoded) body with bodyOf()/textOf().
+ * ends with. Readers take the (decoded) body with readBody() or textOf().
  */
 export class HttpCall {
   readonly idleTimeoutMs: number;
@@ -284,30 +284,58 @@ export class HttpCall {
   }
 
   /**
-   * The body, decoded when the server compressed it, to read with `for await`; the reader calls
-   * `received()` for each chunk (no generator in between: one promise less per chunk).
+   * Reads the body (decoded when the server compressed it) to its end: `onChunk` gets each chunk as it
+   * comes, and when it returns a promise the next chunk waits for it. Chunks already buffered are handed
+   * on in one go (no promise per chunk). Rejects with the body's error, or when it closes before its end.
    */
-  bodyOf(response: Dispatcher.ResponseData): AsyncIterable<Buffer> {
-    return this.decoded(response);
-  }
-
-  /** A chunk arrived: the server is not idle. */
-  received(): void {
-    this.idleTimer?.refresh();
+  async readBody(
+    response: Dispatcher.ResponseData,
+    onChunk: (chunk: Buffer) => Promise<void> | undefined,
+  ): Promise<void> {
+    const body = this.decoded(response);
+    let ended = false;
+    let failure: Error | undefined;
+    let wake: (() => void) | undefined;
+    const onReadable = () => wake?.();
+    const stopWatching = finished(body, { writable: false }, (err) => {
+      ended = true;
+      failure = err ?? undefined;
+      wake?.();
+    });
+    body.on("readable", onReadable);
+    try {
+      for (;;) {
+        let chunk: Buffer | null;
+        while ((chunk = body.read() as Buffer | null) !== null) {
+          this.idleTimer?.refresh();
+          const wait = onChunk(chunk);
+          if (wait !== undefined) await wait;
+        }
+        if (ended) {
+          if (failure !== undefined) throw failure;
+          return;
+        }
+        await new Promise<void>((resolve) => (wake = resolve));
+        wake = undefined;
+      }
+    } finally {
+      body.off("readable", onReadable);
+      stopWatching();
+    }
   }
 
   /** The whole body as text (at most 64 MiB). */
   async textOf(response: Dispatcher.ResponseData): Promise<TextResponse> {
     const parts: Buffer[] = [];
     let size = 0;
-    for await (const chunk of this.bodyOf(response)) {
-      this.received();
+    await this.readBody(response, (chunk) => {
       size += chunk.length;
       if (size > MAX_JSON_BODY_BYTES) {
         throw protocolError(`DB-GPT sent a response body larger than ${MAX_JSON_BODY_BYTES} bytes`);
       }
       parts.push(chunk);
-    }
+      return undefined;
+    });
     const { statusCode: status, statusText = "", headers } = response;
     return {
       status,
