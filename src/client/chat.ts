@@ -421,7 +421,7 @@ async function readAnswer(
     // events wait in the decoder until then).
     const whenReady = async () => {
       while (call.backlogged) {
-        await http.whileWaiting(call.whenReady());
+        await call.whenReady();
         decoder.release();
       }
     };

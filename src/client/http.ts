@@ -275,48 +275,41 @@ export class HttpCall {
     if (stop) this.onStop?.();
   }
 
-  /** The reader waits for its consumer: silence meanwhile is not the server's. */
-  async whileWaiting(wait: Promise<void>): Promise<void> {
-    this.waitingForConsumer = true;
-    await wait;
-    this.waitingForConsumer = false;
-    this.idleTimer?.refresh();
-  }
-
   /**
    * Reads the body (decoded when the server compressed it) to its end: `onChunk` gets each chunk as it
-   * comes, and when it returns a promise the next chunk waits for it. Chunks already buffered are handed
-   * on in one go (no promise per chunk). Rejects with the body's error, or when it closes before its end.
+   * comes; when it returns a promise (its consumer is not ready), the next chunk waits for it, and that
+   * wait is not the server's silence. Buffered chunks go on in one go (no promise per chunk). Rejects with
+   * the body's error, or when it closes before its end.
    */
   async readBody(
     response: Dispatcher.ResponseData,
     onChunk: (chunk: Buffer) => Promise<void> | undefined,
   ): Promise<void> {
     const body = this.decoded(response);
-    let ended = false;
-    let failure: Error | undefined;
-    let wake: (() => void) | undefined;
-    const onReadable = () => wake?.();
-    const stopWatching = finished(body, { writable: false }, (err) => {
-      ended = true;
-      failure = err ?? undefined;
-      wake?.();
+    let end: { error: Error | null | undefined } | undefined;
+    let wake = () => {};
+    const stopWatching = finished(body, { writable: false }, (error) => {
+      end = { error };
+      wake();
     });
+    const onReadable = () => wake();
     body.on("readable", onReadable);
     try {
       for (;;) {
-        let chunk: Buffer | null;
-        while ((chunk = body.read() as Buffer | null) !== null) {
+        for (let chunk: Buffer | null; (chunk = body.read() as Buffer | null) !== null;) {
           this.idleTimer?.refresh();
           const wait = onChunk(chunk);
-          if (wait !== undefined) await wait;
+          if (wait === undefined) continue;
+          this.waitingForConsumer = true;
+          await wait;
+          this.waitingForConsumer = false;
+          this.idleTimer?.refresh();
         }
-        if (ended) {
-          if (failure !== undefined) throw failure;
+        if (end !== undefined) {
+          if (end.error) throw end.error;
           return;
         }
         await new Promise<void>((resolve) => (wake = resolve));
-        wake = undefined;
       }
     } finally {
       body.off("readable", onReadable);
