@@ -250,9 +250,7 @@ export class ChatCallImpl implements ChatCall, AsyncIterator<ChatEvent> {
   /** The reader should wait (whenReady()) before reading more of the response. */
   get backlogged(): boolean {
     return (
-      this.pausedByCaller ||
-      this.firstOutstanding ||
-      (this.consumer === Consumer.Iterator && this.queue.length - this.head >= QUEUE_HIGH)
+      this.holding || (this.consumer === Consumer.Iterator && this.queue.length - this.head >= QUEUE_HIGH)
     );
   }
 
