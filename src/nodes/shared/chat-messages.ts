@@ -115,10 +115,12 @@ export function sendStream(
       }
     }
   };
+  // The stream counts for the budget from now until its last event is sent.
+  const leaveBudget = options.budget.join();
   // The call's own failure reaches the request through call.result.
   const sent = sendAll()
     .catch(() => undefined)
-    .finally(options.budget.join());
+    .finally(leaveBudget);
   const out: StreamMessages = { coalescer, sent, failure: undefined };
   return out;
 }
