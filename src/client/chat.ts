@@ -2,7 +2,6 @@
  * One chat call: the request body, the streamed response turned into ChatEvents, and the ChatCall
  * callers consume (a listener or an iterator, with backpressure) and await.
  */
-import type { Dispatcher } from "undici";
 import type { CallOptions, ChatCall, ChatEvent, ChatRequest, ChatResult } from "./api";
 import { CHAT_MODES } from "./api";
 import { ChatAnswer } from "./answer";
@@ -15,7 +14,7 @@ import {
   streamClosedError,
   unsuccessfulResultError,
 } from "./errors";
-import { headerValue, type HttpCall, type Transport } from "./http";
+import { headerValue, type HttpCall, type HttpResponse, type Transport } from "./http";
 import { SseChunkDecoder, parseServerJson } from "./stream";
 import type { ChatCompletionRequestBody, StreamChunk } from "./wire";
 
@@ -396,7 +395,7 @@ export function startChat(
 async function readAnswer(
   transport: Transport,
   http: HttpCall,
-  response: Dispatcher.ResponseData,
+  response: HttpResponse,
   call: ChatCallImpl,
   answer: ChatAnswer,
   complete: () => void,

@@ -1,14 +1,16 @@
 /**
- * HTTP with undici's request(): one keep-alive dispatcher per client, an AbortSignal on every call,
- * redirects never followed. Timeouts: undici's connect timeout; the idle timeout is undici's
- * headersTimeout/bodyTimeout when long enough for their 0.5 s timer wheel to be precise, otherwise a
- * timer refreshed per chunk; the deadline is one timer per call. A call that fails or stops after its
- * response started, or whose stream ended without [DONE], retires the dispatcher: new calls get a fresh
- * one and the old one closes its sockets as soon as its calls in flight are over, so that connection
- * never goes back into use (undici pools a socket before the caller has read the end of its body).
+ * HTTP with undici's dispatch(): one keep-alive dispatcher per client, redirects never followed, each
+ * response body handed chunk by chunk to its one reader (no stream in between: a Readable costs ticks and
+ * promises per chunk, and a stream's chunks are mostly one small event each). Timeouts: undici's connect
+ * timeout; the idle timeout is undici's headersTimeout/bodyTimeout when long enough for their 0.5 s timer
+ * wheel to be precise, otherwise a timer refreshed per chunk; the deadline is one timer per call. A call
+ * that fails or stops after its response started, or whose stream ended without [DONE], retires the
+ * dispatcher: new calls get a fresh one and the old one closes its sockets as soon as its calls in flight
+ * are over, so that connection never goes back into use (undici pools a socket before the caller has read
+ * the end of its body).
  */
 import type { LookupFunction, Socket } from "node:net";
-import { finished, pipeline, type Readable, type Transform } from "node:stream";
+import { finished, type Transform } from "node:stream";
 import { createBrotliDecompress, createGunzip, createInflate } from "node:zlib";
 import { Agent, EnvHttpProxyAgent, buildConnector, errors as undiciErrors, type Dispatcher } from "undici";
 import type { IncomingHttpHeaders } from "undici/types/header";
@@ -71,8 +73,148 @@ export function headerValue(headers: IncomingHttpHeaders, name: string): string 
   return Array.isArray(value) ? value[0] : value;
 }
 
+/** A response: its head, and its body for HttpCall.readBody() or textOf(). */
+export interface HttpResponse {
+  statusCode: number;
+  statusText: string;
+  headers: IncomingHttpHeaders;
+  body: ResponseBody;
+}
+
 /** Interprets a response; what it throws fails the call. */
-export type ResponseReader<T> = (http: HttpCall, response: Dispatcher.ResponseData) => Promise<T>;
+export type ResponseReader<T> = (http: HttpCall, response: HttpResponse) => Promise<T>;
+
+/** Takes one chunk of a body; a promise returned means "no more until it settles". May throw. */
+type BodyReader = (chunk: Buffer) => Promise<void> | undefined;
+
+/**
+ * A response body as undici's handler receives it. Each chunk goes straight to the one reader; chunks
+ * that come before the reader or while it waits are kept, and undici is paused meanwhile (the rest of the
+ * response waits in the socket). A body that failed hands on nothing more.
+ */
+export class ResponseBody {
+  /** The body arrived whole. */
+  complete = false;
+  private kept: Buffer[] = [];
+  private reader: BodyReader | undefined;
+  private waiting = false;
+  private delivering = false;
+  private end: { error: unknown } | undefined;
+  private settle: ((error: unknown) => void) | undefined;
+
+  constructor(private readonly controller: Dispatcher.DispatchController) {}
+
+  /** Reads the body to its end: resolves then, rejects with what the reader throws or the body failed with. */
+  read(reader: BodyReader): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.reader = reader;
+      this.settle = (error) => (error === undefined ? resolve() : reject(error));
+      this.deliver();
+    });
+  }
+
+  /** Stops the response; its connection is closed. */
+  destroy(): void {
+    if (this.end === undefined) this.controller.abort(new Error("the response was not read to its end"));
+  }
+
+  /** @internal From undici. */
+  push(chunk: Buffer): void {
+    if (this.end !== undefined) return;
+    this.kept.push(chunk);
+    this.deliver();
+  }
+
+  /** @internal From undici: the end of the body, or its failure. */
+  finish(error?: Error): void {
+    if (this.end !== undefined) return;
+    this.end = { error };
+    this.complete = error === undefined;
+    this.deliver();
+  }
+
+  private deliver(): void {
+    const reader = this.reader;
+    if (reader === undefined || this.waiting || this.delivering) {
+      if (this.kept.length !== 0) this.controller.pause();
+      return;
+    }
+    this.delivering = true;
+    try {
+      while (this.kept.length !== 0) {
+        const chunk = this.kept.shift() as Buffer;
+        const wait = reader(chunk);
+        if (wait !== undefined) {
+          this.waiting = true;
+          if (this.kept.length !== 0) this.controller.pause();
+          wait.then(
+            () => {
+              this.waiting = false;
+              this.deliver();
+            },
+            (error: unknown) => this.fail(error),
+          );
+          return;
+        }
+      }
+    } catch (error) {
+      return this.fail(error);
+    } finally {
+      this.delivering = false;
+    }
+    if (this.controller.paused) this.controller.resume();
+    if (this.end !== undefined) this.done(this.end.error);
+  }
+
+  /** The reader failed: nothing more is handed on. */
+  private fail(error: unknown): void {
+    this.kept = [];
+    this.reader = undefined;
+    this.done(error);
+  }
+
+  private done(error: unknown): void {
+    const settle = this.settle;
+    this.settle = undefined;
+    settle?.(error);
+  }
+}
+
+/** Sends `request` on `dispatcher`; resolves with the response once its head has come. */
+function exchange(
+  dispatcher: Dispatcher,
+  request: Dispatcher.DispatchOptions,
+  signal: AbortSignal,
+): Promise<HttpResponse> {
+  return new Promise<HttpResponse>((resolve, reject) => {
+    let body: ResponseBody | undefined;
+    let stop: (() => void) | undefined;
+    const ended = () => signal.removeEventListener("abort", stop as () => void);
+    dispatcher.dispatch(request, {
+      onRequestStart(controller) {
+        if (signal.aborted) return controller.abort(signal.reason as Error);
+        stop ??= () => controller.abort(signal.reason as Error);
+        signal.addEventListener("abort", stop, { once: true });
+      },
+      onResponseStart(controller, statusCode, headers, statusText = "") {
+        body = new ResponseBody(controller);
+        resolve({ statusCode, statusText, headers, body });
+      },
+      onResponseData(_controller, chunk) {
+        body?.push(chunk);
+      },
+      onResponseEnd() {
+        ended();
+        body?.finish();
+      },
+      onResponseError(_controller, error) {
+        ended();
+        if (body === undefined) reject(error);
+        else body.finish(error);
+      },
+    });
+  });
+}
 
 /** The connection to one DB-GPT server, shared by every call of a client. */
 export class Transport {
@@ -138,10 +280,10 @@ export class Transport {
   }
 
   /** @internal */
-  send(http: HttpCall, request: Dispatcher.RequestOptions): Promise<Dispatcher.ResponseData> {
+  send(http: HttpCall, request: Dispatcher.DispatchOptions, signal: AbortSignal): Promise<HttpResponse> {
     if (this.closed !== undefined) return Promise.reject(abortedError("the DB-GPT client is closed"));
     this.active.add(http);
-    return this.dispatcher.request(request);
+    return exchange(this.dispatcher, request, signal);
   }
 
   /** @internal */
@@ -278,47 +420,31 @@ export class HttpCall {
   /**
    * Reads the body (decoded when the server compressed it) to its end: `onChunk` gets each chunk as it
    * comes; when it returns a promise (its consumer is not ready), the next chunk waits for it, and that
-   * wait is not the server's silence. Buffered chunks go on in one go (no promise per chunk). Rejects with
-   * the body's error, or when it closes before its end.
+   * wait is not the server's silence. Rejects with what `onChunk` throws, or the body's error.
    */
-  async readBody(
-    response: Dispatcher.ResponseData,
-    onChunk: (chunk: Buffer) => Promise<void> | undefined,
-  ): Promise<void> {
-    const body = this.decoded(response);
-    let end: { error: Error | null | undefined } | undefined;
-    let wake = () => {};
-    const stopWatching = finished(body, { writable: false }, (error) => {
-      end = { error };
-      wake();
-    });
-    const onReadable = () => wake();
-    body.on("readable", onReadable);
-    try {
-      for (;;) {
-        for (let chunk: Buffer | null; (chunk = body.read() as Buffer | null) !== null;) {
-          this.idleTimer?.refresh();
-          const wait = onChunk(chunk);
-          if (wait === undefined) continue;
-          this.waitingForConsumer = true;
-          await wait;
-          this.waitingForConsumer = false;
-          this.idleTimer?.refresh();
-        }
-        if (end !== undefined) {
-          if (end.error) throw end.error;
-          return;
-        }
-        await new Promise<void>((resolve) => (wake = resolve));
-      }
-    } finally {
-      body.off("readable", onReadable);
-      stopWatching();
+  readBody(response: HttpResponse, onChunk: BodyReader): Promise<void> {
+    const read: BodyReader = (chunk) => {
+      this.idleTimer?.refresh();
+      const wait = onChunk(chunk);
+      if (wait === undefined) return undefined;
+      this.waitingForConsumer = true;
+      return wait.then(() => {
+        this.waitingForConsumer = false;
+        this.idleTimer?.refresh();
+      });
+    };
+    const encoding = headerValue(response.headers, "content-encoding")?.trim().toLowerCase() ?? "";
+    if (encoding === "" || encoding === "identity") return response.body.read(read);
+    const makeDecoder = DECODERS[encoding];
+    if (makeDecoder === undefined) {
+      const message = `DB-GPT sent a body in a content encoding the client cannot decode: ${encoding}`;
+      return Promise.reject(protocolError(message));
     }
+    return readDecoded(response.body, makeDecoder(), encoding, read);
   }
 
   /** The whole body as text (at most 64 MiB). */
-  async textOf(response: Dispatcher.ResponseData): Promise<TextResponse> {
+  async textOf(response: HttpResponse): Promise<TextResponse> {
     const parts: Buffer[] = [];
     let size = 0;
     await this.readBody(response, (chunk) => {
@@ -330,17 +456,12 @@ export class HttpCall {
       return undefined;
     });
     const { statusCode: status, statusText = "", headers } = response;
-    return {
-      status,
-      statusText,
-      headers: headers as IncomingHttpHeaders,
-      text: Buffer.concat(parts).toString(),
-    };
+    return { status, statusText, headers, text: Buffer.concat(parts).toString() };
   }
 
   /** @internal Runs the call to its one outcome. */
-  async run<T>(request: Dispatcher.RequestOptions, read: ResponseReader<T>): Promise<T> {
-    let response: Dispatcher.ResponseData | undefined;
+  async run<T>(request: Dispatcher.DispatchOptions, read: ResponseReader<T>): Promise<T> {
+    let response: HttpResponse | undefined;
     try {
       if (this.invalid !== undefined) throw this.invalid;
       if (this.signal?.aborted) throw abortedError();
@@ -348,12 +469,8 @@ export class HttpCall {
       this.startTimers();
       const undiciTimeout = this.idleTimeoutMs >= UNDICI_TIMER_MIN_MS ? Math.ceil(this.idleTimeoutMs) : 0;
       const signal = this.controller.signal;
-      const sent = this.transport.send(this, {
-        ...request,
-        signal,
-        headersTimeout: undiciTimeout,
-        bodyTimeout: undiciTimeout,
-      });
+      const timeouts = { headersTimeout: undiciTimeout, bodyTimeout: undiciTimeout };
+      const sent = this.transport.send(this, { ...request, ...timeouts }, signal);
       sent.catch(() => undefined); // after losing the race below, undici rejects it with the abort
       // undici acts on an abort once the request reached a socket: a stop while connecting is now.
       const aborted = new Promise<never>((_resolve, reject) =>
@@ -392,32 +509,13 @@ export class HttpCall {
     }
   }
 
-  private decoded(response: Dispatcher.ResponseData): Readable {
-    const body = response.body as unknown as Readable;
-    const encoding = headerValue(response.headers as IncomingHttpHeaders, "content-encoding");
-    const name = encoding?.trim().toLowerCase() ?? "";
-    if (name === "" || name === "identity") return body;
-    const makeDecoder = DECODERS[name];
-    if (makeDecoder === undefined) {
-      throw protocolError(`DB-GPT sent a body in a content encoding the client cannot decode: ${name}`);
-    }
-    let bodyFailed = false;
-    body.once("error", () => (bodyFailed = true));
-    const decoder = makeDecoder();
-    decoder.once("error", (err: Error) => {
-      if (!bodyFailed)
-        this.abort(protocolError(`DB-GPT sent a ${name} body that cannot be decoded: ${err.message}`));
-    });
-    return pipeline(body, decoder, () => undefined);
-  }
-
-  private end(response: Dispatcher.ResponseData | undefined, ok: boolean): void {
+  private end(response: HttpResponse | undefined, ok: boolean): void {
     clearTimeout(this.idleTimer);
     clearTimeout(this.deadlineTimer);
     this.idleTimer = undefined;
     this.signal?.removeEventListener("abort", this.onSignal);
     this.transport.forget(this);
-    if (response !== undefined && (!ok || !response.body.readableEnded)) {
+    if (response !== undefined && (!ok || !response.body.complete)) {
       response.body.destroy();
       this.transport.retire();
     }
@@ -430,4 +528,50 @@ function failureOf(err: unknown, context: TransportContext): DbgptError {
   if (typeof (err as { code?: unknown } | null)?.code === "string") return errorFromTransport(err, context);
   const message = `could not handle DB-GPT's response: ${String(err)}`;
   return new DbgptError("DBGPT_PROTOCOL", message, { cause: err });
+}
+
+/**
+ * Reads a compressed body through its decoder: the reader's waits pause the decoder, whose full buffer
+ * pauses the body. What the body or the reader fails with is reported as it is; the decoder's own
+ * failure is DBGPT_PROTOCOL.
+ */
+function readDecoded(
+  body: ResponseBody,
+  decoder: Transform,
+  encoding: string,
+  read: BodyReader,
+): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let failure: { error: unknown } | undefined;
+    const fail = (error: unknown) => {
+      failure ??= { error };
+      decoder.destroy();
+    };
+    decoder.on("data", (chunk: Buffer) => {
+      let wait: Promise<void> | undefined;
+      try {
+        wait = read(chunk);
+      } catch (error) {
+        return fail(error);
+      }
+      if (wait === undefined) return;
+      decoder.pause();
+      wait.then(() => decoder.resume(), fail);
+    });
+    const drained = () =>
+      new Promise<void>((resume) => {
+        const go = () => {
+          decoder.off("drain", go).off("close", go);
+          resume();
+        };
+        decoder.on("drain", go).on("close", go);
+      });
+    body.read((chunk) => (decoder.write(chunk) ? undefined : drained())).then(() => decoder.end(), fail);
+    finished(decoder, { writable: false }, (error) => {
+      if (failure !== undefined) reject(failure.error);
+      else if (error)
+        reject(protocolError(`DB-GPT sent a ${encoding} body that cannot be decoded: ${error.message}`));
+      else resolve();
+    });
+  });
 }

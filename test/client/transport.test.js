@@ -360,6 +360,23 @@ describe("client transport: deadline, timers, encodings, headers, connection reu
     });
   }
 
+  it("a long gzip stream read by a slow consumer arrives whole and in order (waits pause the decoder and the body)", async () => {
+    ctx.emu.fault({ encoding: "gzip" });
+    const call = ctx.client().chat(chatRequest({ question: "[long:60000] packed" }));
+    let text = "";
+    let count = 0;
+    for await (const event of call) {
+      text += event.text;
+      // A long wait early on: the call's queue fills, then the decoder's buffers, then the body is paused.
+      if (++count === 100) await new Promise((resolve) => setTimeout(resolve, 300));
+    }
+    const result = await call.result;
+    const expected = answerTokens("[long:60000] packed").join("");
+    assert.equal(count, answerTokens("[long:60000] packed").length);
+    assert.equal(text, expected);
+    assert.equal(result.text, expected);
+  });
+
   it("a content encoding it cannot decode, or a corrupt gzip body, is DBGPT_PROTOCOL", async () => {
     const c = ctx.client();
     ctx.emu.fault({ encoding: "zstd" });
