@@ -90,7 +90,8 @@ type BodyReader = (chunk: Buffer) => Promise<void> | undefined;
 /**
  * A response body as undici's handler receives it. Each chunk goes straight to the one reader; chunks
  * that come before the reader or while it waits are kept, and undici is paused meanwhile (the rest of the
- * response waits in the socket). A body that failed hands on nothing more.
+ * response waits in the socket). When the body fails, what was kept still goes to the reader before the
+ * failure (nothing received is lost); a reader that throws gets nothing more.
  */
 export class ResponseBody {
   /** The body arrived whole. */
