@@ -275,6 +275,28 @@ describe("client errors, timeouts and aborts", () => {
       assert.doesNotMatch(error.message, /app id/);
     });
 
+    it("what arrived while the consumer waited is not lost when the connection then ends", async () => {
+      // Events 5 ms apart, the socket destroyed in the middle of one: more events and the cut come while
+      // the consumer is still busy with the first.
+      ctx.emu.configure({ delayMs: 5 });
+      ctx.emu.fault({ cutAfterBytes: 4000 });
+      const call = ctx.client().chat(chatRequest({ question: "[long:100] cut while busy" }));
+      const texts = [];
+      let error;
+      try {
+        for await (const event of call) {
+          texts.push(event.text);
+          if (texts.length === 1) await new Promise((resolve) => setTimeout(resolve, 300));
+        }
+      } catch (err) {
+        error = err;
+      }
+      assert.equal(error?.code, "DBGPT_STREAM_CLOSED", error?.message);
+      assert.ok(texts.length >= 10, `${texts.length} events`);
+      assert.deepEqual(texts, answerTokens("[long:100] cut while busy").slice(0, texts.length));
+      assert.equal(error.partial, texts.join(""));
+    });
+
     it("the connection ends in the middle of an event", async () => {
       ctx.emu.fault({ cutAfterBytes: 300 });
       await chatFails({ question: "cut" }, "DBGPT_STREAM_CLOSED");
