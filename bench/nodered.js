@@ -41,6 +41,7 @@ const {
   baseSettings,
   deepMerge,
   freePort,
+  functionNode,
   launchNodeRed,
   linkPackage,
   makeTempDir,
@@ -242,23 +243,6 @@ function relative(times) {
 
 const MEMORY = `msg.payload = global.get("benchMemory")(Number(msg.payload && msg.payload.gc) || 0);
 return msg;`;
-
-function functionNode(id, z, name, func, outputs, wires) {
-  return {
-    id,
-    type: "function",
-    z,
-    name,
-    func,
-    outputs,
-    timeout: 0,
-    noerr: 0,
-    initialize: "",
-    finalize: "",
-    libs: [],
-    wires,
-  };
-}
 
 function benchFlows(emulatorUrl) {
   const z = "bench-tab";

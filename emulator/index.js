@@ -799,6 +799,9 @@ function contentFor(question, options = {}) {
 
 module.exports = {
   startEmulator,
+  CHAT_PATH,
+  APPS_PATH,
+  HISTORY_PATH,
   answerFor,
   contentFor,
   artifacts,

@@ -567,6 +567,24 @@ function installedTemplate() {
   return installPromise;
 }
 
+/** A function node for a generated flow (Node-RED 4's defaults: no timeout, no libs). */
+function functionNode(id, z, name, func, outputs, wires) {
+  return {
+    id,
+    type: "function",
+    z,
+    name,
+    func,
+    outputs,
+    timeout: 0,
+    noerr: 0,
+    initialize: "",
+    finalize: "",
+    libs: [],
+    wires,
+  };
+}
+
 module.exports = {
   ROOT,
   PKG,
@@ -575,6 +593,7 @@ module.exports = {
   deepMerge,
   escapeRegExp,
   freePort,
+  functionNode,
   installedTemplate,
   launchNodeRed,
   linkPackage,

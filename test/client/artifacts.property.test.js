@@ -6,10 +6,9 @@ const fc = require("fast-check");
 const { assert, useEmulator, chatRequest } = require("./helpers");
 const { SseChunkDecoder } = require("../../nodes/lib/client/stream.js");
 const { ChatAnswer } = require("../../nodes/lib/client/answer.js");
-const { artifacts } = require("../../emulator");
+const { HISTORY_PATH, artifacts } = require("../../emulator");
 
 const MARKUP = /<chart-view|<references|```vis-/;
-const HISTORY_PATH = "/api/v1/chat/dialogue/messages/history";
 
 /** Text that stresses the escaping: entities, quotes, the element's end, fences, non-ASCII. */
 const tricky = fc.constantFrom(

@@ -3,9 +3,8 @@
 // byte-exact fixtures (the spec's own examples, served verbatim by the emulator) and as the emulator's
 // built-in conversations; the history read after a stream; DBGPT_QUERY_ERROR; no markup in any event.
 const { assert, useEmulator, collect, rejectsWith, assertConsistent, chatRequest } = require("./helpers");
-const { answerFor, contentFor, artifacts, APP_CODES } = require("../../emulator");
+const { HISTORY_PATH, answerFor, contentFor, artifacts, APP_CODES } = require("../../emulator");
 
-const HISTORY_PATH = "/api/v1/chat/dialogue/messages/history";
 /** Markup a reader must never see in a stream event or in the answer text. */
 const MARKUP = /<chart-view|<references|```vis-|"template_name"|ERROR!<\/span>/;
 
@@ -22,6 +21,7 @@ const {
   USERS_CHART,
   CHART_VIEW_FAILED,
   REFERENCES_V2,
+  REFERENCES_V2_DATA,
   REPORT,
   VIS_DB_CHART_BODY,
   VIS_CODE_BODY,
@@ -83,16 +83,7 @@ describe("client: answers as data (dbgpt-artifacts.md)", function () {
       const result = await fixtureChat("chat_knowledge", completionBody(JSON.stringify(REFERENCES_V2)))
         .result;
       assert.equal(result.text, "DB-GPT supports AWEL workflows.[1]");
-      assert.deepEqual(result.references, [
-        {
-          index: 1,
-          name: "guide.md",
-          id: 10,
-          content: "DB-GPT supports AWEL workflows.",
-          score: 0.82,
-          meta: "{'source': 'guide.md'}",
-        },
-      ]);
+      assert.deepEqual(result.references, REFERENCES_V2_DATA);
       assert.equal(result.raw, REFERENCES_V2);
     });
 

@@ -3,11 +3,9 @@
 // point), in its JSON-escaped and percent-encoded forms, and in "test connection"'s own messages. Also the
 // inputs that used to slip through: a lone surrogate in an app id, a total_count that is not a whole number.
 const { randomBytes } = require("node:crypto");
+const { appPageFault } = require("../support/faults");
 const { assert, useEmulator, rejectsWith } = require("./helpers");
-const { DEFAULT_APPS } = require("../../emulator");
-
-const APPS_PATH = "/api/v2/serve/apps";
-const CHAT_PATH = "/api/v2/chat/completions";
+const { CHAT_PATH, APPS_PATH, DEFAULT_APPS } = require("../../emulator");
 
 const plainKey = () => `sk-${randomBytes(18).toString("hex")}`;
 
@@ -130,16 +128,7 @@ describe("client: inputs that used to slip through", () => {
   for (const total of [1e21, 2.5, 100001, -1]) {
     it(`a total_count of ${total} is not sent as a page size: the apps that came are used`, async () => {
       const apps = DEFAULT_APPS.slice(0, 2);
-      const body = JSON.stringify({
-        success: true,
-        err_code: null,
-        err_msg: null,
-        data: { app_list: apps, total_count: total, total_page: 1, current_page: 1, page_size: 100 },
-      });
-      ctx.emu.fault({
-        match: { path: APPS_PATH },
-        status: { status: 200, contentType: "application/json", body },
-      });
+      ctx.emu.fault(appPageFault(apps, total));
       const list = await ctx.client().listApps();
       assert.deepEqual(
         list.apps.map((a) => a.app_code),

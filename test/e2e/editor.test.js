@@ -11,7 +11,13 @@ const fs = require("node:fs");
 const path = require("node:path");
 const { startEmulator, answerFor, DEFAULT_APPS, DEFAULT_MODELS } = require("../../emulator");
 const { ROOT, startNodeRed, nodeRedHome, escapeRegExp } = require("../runtime/harness");
-const { requireChromium, launchChromium, screenshot, screenshotFailure } = require("../support/browser");
+const {
+  requireChromium,
+  launchChromium,
+  screenshot,
+  screenshotFailure,
+  dragFromPalette,
+} = require("../support/browser");
 const { configNode, chatNode } = require("../support/flow-format");
 const { LOCALES_DIR, nodeCatalog, nodeStrings } = require("../support/locales");
 
@@ -187,36 +193,6 @@ describe("editor in chromium", function () {
       ],
       "ports: list-apps 1/1, get-app 1/1, chat 1/2",
     );
-  }
-
-  /** Drags a palette node onto the workspace at (x, y) and returns the new node's id. */
-  async function dragFromPalette(page, type, x, y) {
-    const before = await page.evaluate(() => {
-      const ids = [];
-      RED.nodes.eachNode((n) => {
-        ids.push(n.id);
-      });
-      return ids;
-    });
-    const source = page.locator(`.red-ui-palette-node[data-palette-type="${type}"]`);
-    await source.scrollIntoViewIfNeeded();
-    const from = await source.boundingBox();
-    const chart = await page.locator("#red-ui-workspace-chart").boundingBox();
-    await page.mouse.move(from.x + from.width / 2, from.y + from.height / 2);
-    await page.mouse.down();
-    await page.mouse.move(chart.x + x, chart.y + y, { steps: 15 });
-    await page.mouse.up();
-    const handle = await page.waitForFunction(
-      ([t, ids]) => {
-        let found;
-        RED.nodes.eachNode((n) => {
-          if (n.type === t && !ids.includes(n.id)) found = n.id;
-        });
-        return found;
-      },
-      [type, before],
-    );
-    return handle.jsonValue();
   }
 
   /** Drags a wire from output `port` of node `from` to the input of node `to`. */

@@ -17,7 +17,7 @@ const {
   DATABASES,
 } = require("../../emulator");
 const { startNodeRed } = require("../runtime/harness");
-const { requireChromium, launchChromium, screenshotFailure } = require("../support/browser");
+const { requireChromium, launchChromium, screenshotFailure, dragFromPalette } = require("../support/browser");
 const { configNode, chatNode } = require("../support/flow-format");
 const { nodeStrings } = require("../support/locales");
 
@@ -558,36 +558,6 @@ describe("editor dialogs in chromium", function () {
     }
   });
 
-  /** Drags a palette node onto the workspace at (x, y) and returns the new node's id. */
-  async function dragFromPalette(type, x, y) {
-    const before = await page.evaluate(() => {
-      const ids = [];
-      RED.nodes.eachNode((n) => {
-        ids.push(n.id);
-      });
-      return ids;
-    });
-    const source = page.locator(`.red-ui-palette-node[data-palette-type="${type}"]`);
-    await source.scrollIntoViewIfNeeded();
-    const from = await source.boundingBox();
-    const chart = await page.locator("#red-ui-workspace-chart").boundingBox();
-    await page.mouse.move(from.x + from.width / 2, from.y + from.height / 2);
-    await page.mouse.down();
-    await page.mouse.move(chart.x + x, chart.y + y, { steps: 15 });
-    await page.mouse.up();
-    const handle = await page.waitForFunction(
-      ([t, ids]) => {
-        let found;
-        RED.nodes.eachNode((n) => {
-          if (n.type === t && !ids.includes(n.id)) found = n.id;
-        });
-        return found;
-      },
-      [type, before],
-    );
-    return handle.jsonValue();
-  }
-
   it("a freshly dragged node opens with the only DB-GPT server selected (none when there are two)", async function () {
     const fields = {
       "dbgpt-chat": "#node-input-chatMode",
@@ -598,7 +568,7 @@ describe("editor dialogs in chromium", function () {
     try {
       let y = 320;
       for (const [type, field] of Object.entries(fields)) {
-        const id = await dragFromPalette(type, 300, y);
+        const id = await dragFromPalette(page, type, 300, y);
         added.push(id);
         y += 60;
         assert.equal((await nodeProps(id, ["server"])).server, "", `${type}: dragged without a server`);
@@ -626,7 +596,7 @@ describe("editor dialogs in chromium", function () {
           credentials: {},
         });
       });
-      const id = await dragFromPalette("dbgpt-chat", 300, y);
+      const id = await dragFromPalette(page, "dbgpt-chat", 300, y);
       added.push(id);
       await edit(id, "#node-input-chatMode");
       assert.notEqual(await page.inputValue("#node-input-server"), CFG);

@@ -3,12 +3,11 @@
 // output in every mode, streamed (history read) or not; DBGPT_QUERY_ERROR to Catch with the SQL; the
 // history failure warning; a stopped request keeps what had arrived; no markup in any stream message.
 const assert = require("node:assert/strict");
-const { answerFor, contentFor, artifacts, APP_CODES } = require("../../emulator");
+const { HISTORY_PATH, answerFor, contentFor, artifacts, APP_CODES } = require("../../emulator");
 const { helper, useEmulatorSuite, loadChat, waitFor, sleep, logLines, fold } = require("./helpers");
 const fx = require("../support/artifact-fixtures");
 
 const QUESTION = "how many orders per city last month?";
-const HISTORY_PATH = "/api/v1/chat/dialogue/messages/history";
 const MARKUP = /<chart-view|<references|```vis-|"template_name"|ERROR!<\/span>/;
 
 async function ask(c, msg) {
@@ -80,16 +79,7 @@ describe("dbgpt-chat: answers as data", function () {
       const c = await fixture("chat_knowledge", fx.completionBody(JSON.stringify(fx.REFERENCES_V2)));
       const final = await ask(c, { payload: "q" });
       assert.equal(final.payload, "DB-GPT supports AWEL workflows.[1]");
-      assert.deepEqual(final.dbgpt.references, [
-        {
-          index: 1,
-          name: "guide.md",
-          id: 10,
-          content: "DB-GPT supports AWEL workflows.",
-          score: 0.82,
-          meta: "{'source': 'guide.md'}",
-        },
-      ]);
+      assert.deepEqual(final.dbgpt.references, fx.REFERENCES_V2_DATA);
     });
 
     it("chat_dashboard report JSON", async () => {

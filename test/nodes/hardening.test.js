@@ -3,11 +3,10 @@
 // list-apps, a key fragment at the 300-character cut in msg.error and the log, and the admin endpoints'
 // answers when the server echoes the key (test connection's chat probe, app names).
 const assert = require("node:assert/strict");
-const { DEFAULT_APPS } = require("../../emulator");
+const { appPageFault } = require("../support/faults");
+const { CHAT_PATH, APPS_PATH, DEFAULT_APPS } = require("../../emulator");
 const { helper, NODES, useEmulatorSuite, flowWith, collect, waitFor, logText } = require("./helpers");
 
-const APPS_PATH = "/api/v2/serve/apps";
-const CHAT_PATH = "/api/v2/chat/completions";
 const KEY = "sk-hardening-0123456789abcdef0123456789";
 
 /** Every 6-character piece of KEY found in `text`. */
@@ -47,16 +46,7 @@ describe("security review findings at the nodes", function () {
   for (const total of [1e21, 2.5]) {
     it(`list-apps: total_count ${total} is not sent as a page size; the apps that came are used, with a warning`, async () => {
       const apps = DEFAULT_APPS.slice(0, 2);
-      const body = JSON.stringify({
-        success: true,
-        err_code: null,
-        err_msg: null,
-        data: { app_list: apps, total_count: total, total_page: 1, current_page: 1, page_size: 100 },
-      });
-      emu.fault({
-        match: { path: APPS_PATH },
-        status: { status: 200, contentType: "application/json", body },
-      });
+      emu.fault(appPageFault(apps, total));
       await helper.load(NODES, flow(emu.url, listApps));
       const out = collect("out");
       helper.getNode("list").receive({ payload: "" });

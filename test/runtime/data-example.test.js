@@ -5,11 +5,10 @@
 const assert = require("node:assert/strict");
 const fs = require("node:fs");
 const path = require("node:path");
-const { startEmulator, answerFor, artifacts } = require("../../emulator");
+const { CHAT_PATH, startEmulator, answerFor, artifacts } = require("../../emulator");
 const { ROOT, startNodeRed } = require("./harness");
 
 const FILE = path.join(ROOT, "examples", "06 - Ask your database.json");
-const CHAT_PATH = "/api/v2/chat/completions";
 const QUESTION = "how many orders per city last month?";
 
 function shipped(baseUrl) {

@@ -6,7 +6,7 @@ const assert = require("node:assert/strict");
 const fs = require("node:fs");
 const path = require("node:path");
 const mqtt = require("mqtt");
-const { startEmulator, answerFor, DEFAULT_APPS } = require("../../emulator");
+const { CHAT_PATH, startEmulator, answerFor, DEFAULT_APPS } = require("../../emulator");
 const {
   ROOT,
   startNodeRed,
@@ -21,7 +21,6 @@ const { delay, waitFor } = require("../support/wait");
 
 const EXAMPLES_DIR = path.join(ROOT, "examples");
 const PKG_NAME = require(path.join(ROOT, "package.json")).name;
-const CHAT_PATH = "/api/v2/chat/completions";
 
 /** The keys every node on a tab has, beside its Flow format keys. */
 const NODE_KEYS = ["id", "type", "z", "x", "y", "wires"];

@@ -11,12 +11,13 @@
  *   settleHandles(nr, baseline)     waits until no active-resource type is above its baseline count
  *   driverFlow({ targets })         a flow that drives nodes over HTTP and records every output, Catch and status
  *   Driver                          the test side of that flow: ask(), run(), statuses(), waitForStatus(), reset()
- *   functionNode(id, z, name, func, outputs, wires)   a function node
+ *   functionNode(id, z, name, func, outputs, wires)   a function node (scripts/nodered.js's)
  *
  * (Requests: test/support/http.js; dbgpt node objects: test/support/flow-format.js.)
  */
 const assert = require("node:assert/strict");
 const path = require("node:path");
+const { functionNode } = require("../../scripts/nodered");
 const { httpRequest } = require("../support/http");
 const { delay } = require("../support/wait");
 
@@ -115,23 +116,6 @@ async function expectNoUnhandled(nr, { adminRoot = "" } = {}) {
 
 // ---------------------------------------------------------------------------------------------------
 // The driver flow
-
-function functionNode(id, z, name, func, outputs, wires) {
-  return {
-    id,
-    type: "function",
-    z,
-    name,
-    func,
-    outputs,
-    timeout: 0,
-    noerr: 0,
-    initialize: "",
-    finalize: "",
-    libs: [],
-    wires,
-  };
-}
 
 const STORE = `let store = flow.get("driver");
 if (!store) {

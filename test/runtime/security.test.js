@@ -25,7 +25,7 @@ const {
 const { httpRequest } = require("../support/http");
 const { configNode, chatNode } = require("../support/flow-format");
 const { adminAuthSettings, adminToken, bearer } = require("../support/admin-auth");
-const { startEmulator, answerFor } = require("../../emulator");
+const { CHAT_PATH, APPS_PATH, startEmulator, answerFor } = require("../../emulator");
 
 const hex = () => randomBytes(8).toString("hex");
 const KEY = `sk-typed-${hex()}`;
@@ -37,9 +37,6 @@ const CR_KEY = `${CR_KEY_HEAD}\rX-Injected: yes`;
 const LF_KEY = `${LF_KEY_HEAD}\nX-Injected: yes`;
 /** What must never show up anywhere Node-RED shows or exports things. */
 const SECRETS = [KEY, ENV_KEY, WRONG_KEY, CR_KEY_HEAD, LF_KEY_HEAD];
-
-const CHAT_PATH = "/api/v2/chat/completions";
-const APPS_PATH = "/api/v2/serve/apps";
 
 /** An emulator fault that answers HTTP `status` with DB-GPT's failure envelope carrying err_code/err_msg. */
 function failure(status, errCode, errMsg) {

@@ -52,6 +52,17 @@ const CHART_VIEW_FAILED =
 const REFERENCES_V2 =
   "DB-GPT supports AWEL workflows.[1]\n\n" +
   '<references title="References" references="[{"name": "guide.md", "chunks": [{"index": 1, "id": 10, "content": "DB-GPT supports AWEL workflows.", "meta_info": "{\'source\': \'guide.md\'}", "recall_score": 0.82}]}]" />';
+/** REFERENCES_V2's cited chunks as the client hands them on (msg.dbgpt.references). */
+const REFERENCES_V2_DATA = [
+  {
+    index: 1,
+    name: "guide.md",
+    id: 10,
+    content: "DB-GPT supports AWEL workflows.",
+    score: 0.82,
+    meta: "{'source': 'guide.md'}",
+  },
+];
 /** §2.5. */
 const REPORT =
   '{"conv_uid": "conv-1", "template_name": "report", "template_introduce": null, "charts": [{"chart_uid": "<uuid1>", "chart_name": "Users by city", "chart_type": "BarChart", "chart_desc": "Users per city", "chart_sql": "SELECT city, COUNT(*) AS cnt FROM user GROUP BY city", "column_name": ["city", "cnt"], "values": [{"name": "Paris", "type": "cnt", "value": "3"}, {"name": "Rome", "type": "cnt", "value": "2"}], "style": null}]}';
@@ -69,6 +80,7 @@ module.exports = {
   USERS_CHART,
   CHART_VIEW_FAILED,
   REFERENCES_V2,
+  REFERENCES_V2_DATA,
   REPORT,
   VIS_DB_CHART_BODY,
   VIS_CODE_BODY,

@@ -1,4 +1,5 @@
 "use strict";
+/* global RED -- code passed to page.evaluate() runs in the editor page */
 /**
  * Debian's chromium driven by playwright-core, for the editor tests (test/e2e, test/editor):
  *
@@ -89,6 +90,36 @@ function screenshotFailure(page, label, title) {
   return screenshot(page, `failed-${label}-${screenshotName(title)}`).catch(() => {});
 }
 
+/** Drags a palette node onto the workspace at (x, y) and returns the new node's id. */
+async function dragFromPalette(page, type, x, y) {
+  const before = await page.evaluate(() => {
+    const ids = [];
+    RED.nodes.eachNode((n) => {
+      ids.push(n.id);
+    });
+    return ids;
+  });
+  const source = page.locator(`.red-ui-palette-node[data-palette-type="${type}"]`);
+  await source.scrollIntoViewIfNeeded();
+  const from = await source.boundingBox();
+  const chart = await page.locator("#red-ui-workspace-chart").boundingBox();
+  await page.mouse.move(from.x + from.width / 2, from.y + from.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(chart.x + x, chart.y + y, { steps: 15 });
+  await page.mouse.up();
+  const handle = await page.waitForFunction(
+    ([t, ids]) => {
+      let found;
+      RED.nodes.eachNode((n) => {
+        if (n.type === t && !ids.includes(n.id)) found = n.id;
+      });
+      return found;
+    },
+    [type, before],
+  );
+  return handle.jsonValue();
+}
+
 module.exports = {
   ARTIFACTS,
   UI_MS,
@@ -96,4 +127,5 @@ module.exports = {
   launchChromium,
   screenshot,
   screenshotFailure,
+  dragFromPalette,
 };

@@ -138,22 +138,24 @@ async function chatParamItems(
   );
 }
 
+/** The error codes the dialog words in their own sentence (reason.<code>); any other is reason.ERROR. */
+export const REASON_CODES = [
+  "DBGPT_CONNECT",
+  "DBGPT_TIMEOUT",
+  "DBGPT_AUTH",
+  "DBGPT_BAD_REQUEST",
+  "DBGPT_HTTP",
+  "DBGPT_PROTOCOL",
+  "DBGPT_STREAM_CLOSED",
+] as const;
+
 /** A failure as the dialog words it: dbgpt-config.test.reason.<code> with its parameters. */
 function reasonOf(err: DbgptError | undefined, origin: string): Phrase {
   if (err === undefined) return { key: "reason.ERROR", params: { code: "ERROR" } };
   const params: Record<string, string | number> = { origin, code: err.code };
   if (err.statusCode !== undefined) params.status = err.statusCode;
   if (err.serverMessage !== undefined && err.serverMessage !== "") params.server = err.serverMessage;
-  const known = [
-    "DBGPT_CONNECT",
-    "DBGPT_TIMEOUT",
-    "DBGPT_AUTH",
-    "DBGPT_BAD_REQUEST",
-    "DBGPT_HTTP",
-    "DBGPT_PROTOCOL",
-    "DBGPT_STREAM_CLOSED",
-  ];
-  let key = known.includes(err.code) ? err.code : "ERROR";
+  let key = (REASON_CODES as readonly string[]).includes(err.code) ? err.code : "ERROR";
   // `success: false` in a 200 answer: no status to name.
   if (key === "DBGPT_HTTP" && (err.statusCode === undefined || err.statusCode < 300)) key = "failure";
   return { key: `reason.${key}${params.server === undefined ? "" : "-server"}`, params };
