@@ -1,5 +1,5 @@
 "use strict";
-/* global window, RED, $ -- code passed to page.evaluate() runs in the editor page */
+/* global RED, $ -- code passed to page.evaluate() runs in the editor page */
 // The four edit dialogs in a real editor (Debian's chromium driven by playwright-core, the packed package
 // in a real Node-RED from test/runtime/harness.js, the DB-GPT emulator in this process): the pickers fed by
 // the config node's admin endpoints, "Test connection" with typed, stored and rejected keys, the chat
@@ -17,7 +17,12 @@ const {
   DATABASES,
 } = require("../../emulator");
 const { startNodeRed } = require("../runtime/harness");
-const { requireChromium, launchChromium, screenshotFailure, dragFromPalette } = require("../support/browser");
+const {
+  requireChromium,
+  screenshotFailure,
+  dragFromPalette,
+  openEditor: openEditorIn,
+} = require("../support/browser");
 const { configNode, chatNode } = require("../support/flow-format");
 const { nodeStrings } = require("../support/locales");
 
@@ -100,27 +105,19 @@ describe("editor dialogs in chromium", function () {
 
   async function openEditor(locale) {
     if (browser) await browser.close();
-    browser = await launchChromium({
+    browser = await openEditorIn(nr.url, {
       locale,
-      viewport: { width: 1400, height: 950 },
       profilePrefix: "dbgpt-dialogs-chromium-",
       pageErrors,
+      nodeId: "dlgchat000000001",
+      onPage: (p) =>
+        p.on("request", (req) => {
+          if (req.method() === "POST" && /\/dbgpt-config\/(apps|models|chat-params|test)$/.test(req.url())) {
+            adminBodies.push(req.postData() || "");
+          }
+        }),
     });
-    const p = browser.page;
-    p.on("request", (req) => {
-      if (req.method() === "POST" && /\/dbgpt-config\/(apps|models|chat-params|test)$/.test(req.url())) {
-        adminBodies.push(req.postData() || "");
-      }
-    });
-    await p.goto(nr.url, { waitUntil: "domcontentloaded" });
-    await p.waitForFunction(
-      () => window.RED && RED.nodes && RED.nodes.node && RED.nodes.node("dlgchat000000001"),
-      null,
-      {
-        timeout: 60000,
-      },
-    );
-    return p;
+    return browser.page;
   }
 
   async function editConfig() {

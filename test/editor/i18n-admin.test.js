@@ -1,5 +1,5 @@
 "use strict";
-/* global window, RED, $ -- code passed to page.evaluate() runs in the editor page */
+/* global RED, $ -- code passed to page.evaluate() runs in the editor page */
 // "Test connection" in the editor's language: the admin endpoint answers a key and parameters, the dialog
 // words them from its locale catalogue (no English sentence in the Chinese editor), and the warning about a
 // pasted "/api/v2" shows in the dialog, not only in the terminal. Real Node-RED (packed package), chromium,
@@ -7,7 +7,7 @@
 const assert = require("node:assert/strict");
 const { startEmulator } = require("../../emulator");
 const { startNodeRed } = require("../runtime/harness");
-const { requireChromium, launchChromium, screenshotFailure } = require("../support/browser");
+const { requireChromium, screenshotFailure, openEditor: openEditorIn } = require("../support/browser");
 const { configNode } = require("../support/flow-format");
 const { closedUrl } = require("../nodes/helpers");
 const { nodeStrings } = require("../support/locales");
@@ -48,17 +48,13 @@ describe("editor: Test connection in the editor's language", function () {
 
   async function openEditor(locale) {
     if (browser) await browser.close();
-    browser = await launchChromium({
+    browser = await openEditorIn(nr.url, {
       locale,
-      viewport: { width: 1400, height: 950 },
       profilePrefix: "dbgpt-i18n-admin-",
       pageErrors,
+      nodeId: CFG,
     });
     page = browser.page;
-    await page.goto(nr.url, { waitUntil: "domcontentloaded" });
-    await page.waitForFunction((id) => window.RED && RED.nodes && RED.nodes.node && RED.nodes.node(id), CFG, {
-      timeout: 60000,
-    });
     await page.evaluate((id) => RED.editor.editConfig("", "dbgpt-config", id), CFG);
     await page.waitForSelector("#node-config-input-baseUrl", { state: "visible" });
   }

@@ -5,8 +5,8 @@
 const assert = require("node:assert/strict");
 const fs = require("node:fs");
 const path = require("node:path");
-const { CHAT_PATH, startEmulator, answerFor, artifacts } = require("../../emulator");
-const { ROOT, startNodeRed } = require("./harness");
+const { CHAT_PATH, answerFor, artifacts } = require("../../emulator");
+const { ROOT, useNodeRedWithEmulator } = require("./harness");
 
 const FILE = path.join(ROOT, "examples", "06 - Ask your database.json");
 const QUESTION = "how many orders per city last month?";
@@ -52,31 +52,9 @@ describe("example 6, Ask your database: shape", function () {
 
 describe("example 6, Ask your database: in a real Node-RED", function () {
   this.timeout(60000);
-  let emu;
-  let nr;
+  const suite = useNodeRedWithEmulator((url) => shipped(url));
 
-  before(async function () {
-    this.timeout(600000); // the first runtime suite in a run packs and installs the package
-    emu = await startEmulator({ delayMs: 0 });
-    nr = await startNodeRed({ flows: shipped(emu.url) });
-  });
-
-  after(async function () {
-    this.timeout(30000);
-    if (nr) await nr.stop();
-    if (emu) await emu.close();
-  });
-
-  afterEach(function () {
-    if (this.currentTest.state === "failed" && nr) {
-      process.stdout.write(
-        `\n--- Node-RED output (last 6000 characters) ---\n${nr.logs().slice(-6000)}\n---\n`,
-      );
-    }
-    emu.reset();
-  });
-
-  const url = (q) => `${nr.url}/dbgpt/data` + (q === undefined ? "" : `?q=${encodeURIComponent(q)}`);
+  const url = (q) => `${suite.nr.url}/dbgpt/data` + (q === undefined ? "" : `?q=${encodeURIComponent(q)}`);
 
   it("answers a question with { answer, sql, columns, rows } from msg.dbgpt.charts[0]", async function () {
     const res = await get(url(QUESTION));
@@ -91,7 +69,7 @@ describe("example 6, Ask your database: in a real Node-RED", function () {
     });
     assert.equal(res.json.rows[1].city, "São Paulo");
     assert.equal(res.json.rows[2].revenue, null);
-    const [request] = emu.chatRequests();
+    const [request] = suite.emu.chatRequests();
     assert.equal(request.body.chat_mode, "chat_data");
     assert.equal(request.body.chat_param, "dbgpt_test");
     assert.equal(request.body.messages, QUESTION);
@@ -112,11 +90,11 @@ describe("example 6, Ask your database: in a real Node-RED", function () {
       assert.equal(res.status, 400, res.text);
       assert.match(res.json.error, /\?q=/);
     }
-    assert.equal(emu.chatRequests().length, 0);
+    assert.equal(suite.emu.chatRequests().length, 0);
   });
 
   it("answers 502 for any other failure (DB-GPT answers HTTP 500)", async function () {
-    emu.fault({
+    suite.emu.fault({
       match: { path: CHAT_PATH },
       status: {
         status: 500,

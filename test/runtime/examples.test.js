@@ -9,7 +9,7 @@ const mqtt = require("mqtt");
 const { CHAT_PATH, startEmulator, answerFor, DEFAULT_APPS } = require("../../emulator");
 const {
   ROOT,
-  startNodeRed,
+  useNodeRedWithEmulator,
   startMosquitto,
   requireBinary,
   MOSQUITTO_BIN,
@@ -161,32 +161,10 @@ describe("examples: shape", function () {
 
 describe("examples: in a real Node-RED", function () {
   this.timeout(60000);
-  let emu;
-  let nr;
-
-  before(async function () {
-    this.timeout(600000);
-    emu = await startEmulator({ delayMs: 0 });
-    nr = await startNodeRed({ flows: [] });
-  });
-
-  after(async function () {
-    this.timeout(30000);
-    if (nr) await nr.stop();
-    if (emu) await emu.close();
-  });
-
-  afterEach(function () {
-    if (this.currentTest.state === "failed" && nr) {
-      process.stdout.write(
-        `\n--- Node-RED output (last 6000 characters) ---\n${nr.logs().slice(-6000)}\n---\n`,
-      );
-    }
-    emu.reset();
-  });
+  const suite = useNodeRedWithEmulator(() => []);
 
   it("offers the examples of the installed package under Import > Examples", async function () {
-    const base = `${nr.url}/library/examples/flows/${PKG_NAME}`;
+    const base = `${suite.nr.url}/library/examples/flows/${PKG_NAME}`;
     const listing = await (await fetch(base)).json();
     const names = listing.map((entry) => entry.fn).sort();
     assert.deepEqual(
@@ -201,17 +179,17 @@ describe("examples: in a real Node-RED", function () {
 
   describe("HTTP chat endpoint", function () {
     before(async function () {
-      await nr.deploy(asShipped(example(/http chat/i), { baseUrl: emu.url }));
+      await suite.nr.deploy(asShipped(example(/http chat/i), { baseUrl: suite.emu.url }));
     });
 
     it("answers a POSTed question with DB-GPT's whole answer", async function () {
       const question = "What is DB-GPT?";
-      const res = await postText(`${nr.url}/dbgpt/chat`, question);
+      const res = await postText(`${suite.nr.url}/dbgpt/chat`, question);
       assert.equal(res.status, 200, res.text);
       assert.equal(res.text, answerFor(question));
       assert.match(res.headers.get("content-type"), /^text\/plain/);
-      const [request] = emu.chatRequests();
-      assert.equal(emu.chatRequests().length, 1);
+      const [request] = suite.emu.chatRequests();
+      assert.equal(suite.emu.chatRequests().length, 1);
       assert.equal(request.body.messages, question);
       assert.equal(request.body.chat_mode, "chat_normal");
       assert.equal(request.body.model, "chatgpt_proxyllm");
@@ -220,7 +198,7 @@ describe("examples: in a real Node-RED", function () {
 
     it("takes the question from a form (curl's default), a q field or a JSON body", async function () {
       const send = (contentType, body) =>
-        httpRequest(`${nr.url}/dbgpt/chat`, {
+        httpRequest(`${suite.nr.url}/dbgpt/chat`, {
           method: "POST",
           headers: { "content-type": contentType },
           body,
@@ -238,7 +216,7 @@ describe("examples: in a real Node-RED", function () {
       const jsonQ = await send("application/json", JSON.stringify({ q: "Short JSON" }));
       assert.equal(jsonQ.status, 200, jsonQ.text);
       assert.deepEqual(
-        emu.chatRequests().map((r) => r.body.messages),
+        suite.emu.chatRequests().map((r) => r.body.messages),
         ["Hello", "What is 1+1?", "From JSON", "Short JSON"],
       );
     });
@@ -252,7 +230,7 @@ describe("examples: in a real Node-RED", function () {
         ["no body at all", undefined, undefined],
       ];
       for (const [what, contentType, body] of cases) {
-        const res = await httpRequest(`${nr.url}/dbgpt/chat`, {
+        const res = await httpRequest(`${suite.nr.url}/dbgpt/chat`, {
           method: "POST",
           headers: contentType ? { "content-type": contentType } : {},
           body,
@@ -261,13 +239,16 @@ describe("examples: in a real Node-RED", function () {
         assert.match(res.text, /question is missing/, what);
         assert.match(res.text, /Content-Type: text\/plain/, `${what}: the hint names text/plain`);
         assert.match(res.text, /q=Hello/, `${what}: the hint names the q field`);
-        assert.ok(res.text.includes(`${nr.url}/dbgpt/chat`), `${what}: the hint has this endpoint's URL`);
+        assert.ok(
+          res.text.includes(`${suite.nr.url}/dbgpt/chat`),
+          `${what}: the hint has this endpoint's URL`,
+        );
       }
-      assert.equal(emu.chatRequests().length, 0, "DB-GPT was not asked");
+      assert.equal(suite.emu.chatRequests().length, 0, "DB-GPT was not asked");
     });
 
     it("answers 502 with the server's message when DB-GPT fails with HTTP 500", async function () {
-      emu.fault({
+      suite.emu.fault({
         match: { path: CHAT_PATH },
         status: {
           status: 500,
@@ -275,40 +256,40 @@ describe("examples: in a real Node-RED", function () {
           contentType: "application/json",
         },
       });
-      const res = await postText(`${nr.url}/dbgpt/chat`, "Hello");
+      const res = await postText(`${suite.nr.url}/dbgpt/chat`, "Hello");
       assert.equal(res.status, 502);
       assert.match(res.text, /emulated outage/);
     });
 
     it("answers 502 with the server's own text when DB-GPT reports an error in the stream", async function () {
-      const res = await postText(`${nr.url}/dbgpt/chat`, "[server-error] emulated worker failure");
+      const res = await postText(`${suite.nr.url}/dbgpt/chat`, "[server-error] emulated worker failure");
       assert.equal(res.status, 502);
       assert.match(res.text, /emulated worker failure/);
-      assert.equal(emu.chatRequests().length, 1);
+      assert.equal(suite.emu.chatRequests().length, 1);
     });
 
     it("answers 502 when DB-GPT is unreachable, instead of leaving the caller hanging", async function () {
       const down = await startEmulator({ delayMs: 0 });
       const downUrl = down.url;
       await down.close();
-      await nr.deploy(asShipped(example(/http chat/i), { baseUrl: downUrl }));
+      await suite.nr.deploy(asShipped(example(/http chat/i), { baseUrl: downUrl }));
       try {
-        const res = await postText(`${nr.url}/dbgpt/chat`, "Hello");
+        const res = await postText(`${suite.nr.url}/dbgpt/chat`, "Hello");
         assert.equal(res.status, 502);
         assert.ok(res.text.length > 0);
       } finally {
-        await nr.deploy(asShipped(example(/http chat/i), { baseUrl: emu.url }));
+        await suite.nr.deploy(asShipped(example(/http chat/i), { baseUrl: suite.emu.url }));
       }
     });
   });
 
   describe("Conversation", function () {
     before(async function () {
-      await nr.deploy(asShipped(example(/conversation/i), { baseUrl: emu.url }));
+      await suite.nr.deploy(asShipped(example(/conversation/i), { baseUrl: suite.emu.url }));
     });
 
     it("continues each session's own conversation", async function () {
-      const url = (session) => `${nr.url}/dbgpt/conversation?session=${session}`;
+      const url = (session) => `${suite.nr.url}/dbgpt/conversation?session=${session}`;
       const a1 = await postText(url("alice"), "My name is Alice");
       assert.equal(a1.status, 200, a1.text);
       assert.equal(a1.text, answerFor("My name is Alice"));
@@ -319,8 +300,8 @@ describe("examples: in a real Node-RED", function () {
       const b2 = await postText(url("bob"), "[echo-history] and me?");
       assert.equal(b2.status, 200, b2.text);
 
-      const [ra1, rb1, ra2, rb2] = emu.chatRequests().map((r) => r.body);
-      assert.equal(emu.chatRequests().length, 4);
+      const [ra1, rb1, ra2, rb2] = suite.emu.chatRequests().map((r) => r.body);
+      assert.equal(suite.emu.chatRequests().length, 4);
       assert.equal(typeof ra1.conv_uid, "string");
       assert.ok(ra1.conv_uid.length > 0, "a new session starts a conversation with an id");
       assert.equal(ra2.conv_uid, ra1.conv_uid, "alice's second request continues alice's conversation");
@@ -335,7 +316,7 @@ describe("examples: in a real Node-RED", function () {
     });
 
     it("takes the question from a form (curl's default) and answers 400 with a hint without one", async function () {
-      const url = `${nr.url}/dbgpt/conversation?session=dave`;
+      const url = `${suite.nr.url}/dbgpt/conversation?session=dave`;
       const form = await httpRequest(url, {
         method: "POST",
         headers: { "content-type": "application/x-www-form-urlencoded" },
@@ -350,7 +331,7 @@ describe("examples: in a real Node-RED", function () {
       });
       assert.equal(q.status, 200, q.text);
       assert.deepEqual(
-        emu.chatRequests().map((r) => r.body.messages),
+        suite.emu.chatRequests().map((r) => r.body.messages),
         ["Hello", "Again"],
       );
       const empty = await httpRequest(url, {
@@ -361,18 +342,18 @@ describe("examples: in a real Node-RED", function () {
       assert.equal(empty.status, 400, empty.text);
       assert.match(empty.text, /question is missing.*Content-Type: text\/plain.*q=Hello/s);
       assert.ok(empty.text.includes(`'${url}'`), "the hint has this endpoint's URL, quoted for the shell");
-      assert.equal(emu.chatRequests().length, 2, "DB-GPT was not asked without a question");
+      assert.equal(suite.emu.chatRequests().length, 2, "DB-GPT was not asked without a question");
     });
 
     it("asks for a session instead of calling DB-GPT without one", async function () {
-      const res = await postText(`${nr.url}/dbgpt/conversation`, "Hello");
+      const res = await postText(`${suite.nr.url}/dbgpt/conversation`, "Hello");
       assert.equal(res.status, 400);
       assert.match(res.text, /session/);
-      assert.equal(emu.chatRequests().length, 0);
+      assert.equal(suite.emu.chatRequests().length, 0);
     });
 
     it("answers 502 with the error message when DB-GPT fails", async function () {
-      const res = await postText(`${nr.url}/dbgpt/conversation?session=carol`, "[server-error] now");
+      const res = await postText(`${suite.nr.url}/dbgpt/conversation?session=carol`, "[server-error] now");
       assert.equal(res.status, 502);
       assert.ok(res.text.length > 0);
     });
@@ -380,7 +361,7 @@ describe("examples: in a real Node-RED", function () {
 
   describe("Apps", function () {
     before(async function () {
-      await nr.deploy(asShipped(example(/apps/i), { baseUrl: emu.url }));
+      await suite.nr.deploy(asShipped(example(/apps/i), { baseUrl: suite.emu.url }));
     });
 
     it("reads every app of the server into the debug sidebar", async function () {
@@ -389,15 +370,15 @@ describe("examples: in a real Node-RED", function () {
       const debugNode = one(nodes, "debug");
       const codes = [...new Set(DEFAULT_APPS.map((a) => a.app_code))];
       assert.ok(codes.length > 20, "the emulator serves more apps than one page");
-      const sidebar = await nr.subscribeDebug();
+      const sidebar = await suite.nr.subscribeDebug();
       try {
-        await nr.inject(inject.id);
+        await suite.nr.inject(inject.id);
         const fromDebugNode = () => sidebar.messages.filter((m) => m.id === debugNode.id);
         await sidebar.waitFor(() => fromDebugNode().length >= codes.length, 20000);
         const apps = fromDebugNode().map((m) => JSON.parse(m.msg));
         assert.deepEqual(apps.map((a) => a.app_code).sort(), [...codes].sort());
         for (const app of apps) assert.equal(typeof app.app_name, "string");
-        const detailPaths = emu.requests
+        const detailPaths = suite.emu.requests
           .filter((r) => r.method === "GET" && r.path.startsWith("/api/v2/serve/apps/"))
           .map((r) => r.rawPath);
         assert.equal(detailPaths.length, codes.length, "one get-app request per app");
@@ -434,7 +415,7 @@ describe("examples: in a real Node-RED", function () {
     /** Deploys the example and waits until the broker saw Node-RED subscribe to dbgpt/ask. */
     async function deployMqttExample() {
       const logFrom = broker.logs().length;
-      await nr.deploy(asShipped(example(/mqtt/i), { baseUrl: emu.url, brokerPort: broker.port }));
+      await suite.nr.deploy(asShipped(example(/mqtt/i), { baseUrl: suite.emu.url, brokerPort: broker.port }));
       await waitFor(
         () => /dbgpt\/ask \(QoS/.test(broker.logs().slice(logFrom)),
         () => `Node-RED to subscribe:\n${broker.logs().slice(logFrom)}`,
@@ -480,7 +461,7 @@ describe("examples: in a real Node-RED", function () {
         const messages = await until("dbgpt/answer", from);
         checkAnswer(messages, question);
         assert.deepEqual(
-          emu.chatRequests().map((r) => r.body.messages),
+          suite.emu.chatRequests().map((r) => r.body.messages),
           [question],
         );
         assert.deepEqual(
@@ -505,7 +486,7 @@ describe("examples: in a real Node-RED", function () {
       } finally {
         // Take the flow away before clearing the retained question: the clearing (empty) message is
         // delivered to live subscribers too.
-        await nr.deploy([]);
+        await suite.nr.deploy([]);
         await client.publishAsync("dbgpt/ask", "", { qos: 1, retain: true });
       }
     });
@@ -526,8 +507,8 @@ describe("examples: in a real Node-RED", function () {
           [question],
           "only the question itself is on dbgpt/ask",
         );
-        assert.equal(emu.chatRequests().length, 1);
-        assert.equal(emu.chatRequests()[0].body.messages, question);
+        assert.equal(suite.emu.chatRequests().length, 1);
+        assert.equal(suite.emu.chatRequests()[0].body.messages, question);
       });
 
       it("publishes DB-GPT's error to dbgpt/answer/error and no answer", async function () {

@@ -9,6 +9,7 @@
  *                                                   deploy(flows, credentials), subscribeDebug(), inject(id),
  *                                                   stop() }>
  *   startMosquitto(ctx?)               -> Promise<{ port, url, logs(), stop() }> (ctx: see requireBinary)
+ *   useNodeRedWithEmulator(flowsFor)   -> { emu, nr }: mocha hooks, one Node-RED against one emulator
  *   requireBinary(path, aptLine, ctx)  -> path; when missing: skips the mocha test/suite of `ctx`
  *                                         (`this`) with "<name> not installed: <aptLine>", fails under CI=true
  *
@@ -21,6 +22,7 @@ const net = require("node:net");
 const path = require("node:path");
 const nodered = require("../../scripts/nodered");
 const { delay } = require("../support/wait");
+const { startEmulator } = require("../../emulator");
 
 const {
   baseSettings,
@@ -165,11 +167,39 @@ async function startMosquitto(ctx) {
   return { port, url: `mqtt://127.0.0.1:${port}`, logs: () => output, stop };
 }
 
+/**
+ * Mocha hooks for a suite of one Node-RED against one emulator: both started before it (`flowsFor` makes
+ * the flows from the emulator's URL) and stopped after it; after each test the emulator is reset, and after
+ * a failed one the end of Node-RED's output is printed. The returned object holds `emu` and `nr` once started.
+ */
+function useNodeRedWithEmulator(flowsFor) {
+  const suite = { emu: undefined, nr: undefined };
+  before(async function () {
+    this.timeout(600000); // the first runtime suite in a run packs and installs the package
+    suite.emu = await startEmulator({ delayMs: 0 });
+    suite.nr = await startNodeRed({ flows: flowsFor(suite.emu.url) });
+  });
+  after(async function () {
+    this.timeout(30000);
+    if (suite.nr) await suite.nr.stop();
+    if (suite.emu) await suite.emu.close();
+  });
+  afterEach(function () {
+    if (this.currentTest.state === "failed" && suite.nr) {
+      const logs = suite.nr.logs().slice(-6000);
+      process.stdout.write(`\n--- Node-RED output (last 6000 characters) ---\n${logs}\n---\n`);
+    }
+    suite.emu.reset();
+  });
+  return suite;
+}
+
 module.exports = {
   ...nodered,
   MOSQUITTO_BIN,
   MOSQUITTO_APT,
   startNodeRed,
   startMosquitto,
+  useNodeRedWithEmulator,
   requireBinary,
 };

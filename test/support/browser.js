@@ -1,5 +1,5 @@
 "use strict";
-/* global RED -- code passed to page.evaluate() runs in the editor page */
+/* global window, RED -- code passed to page.evaluate() runs in the editor page */
 /**
  * Debian's chromium driven by playwright-core, for the editor tests (test/e2e, test/editor):
  *
@@ -90,6 +90,27 @@ function screenshotFailure(page, label, title) {
   return screenshot(page, `failed-${label}-${screenshotName(title)}`).catch(() => {});
 }
 
+/**
+ * A fresh chromium (1400 x 950) on Node-RED's editor at `url`, once the editor has loaded the flows with
+ * node `nodeId` in them. `onPage(page)` runs before the page is opened (to watch its requests).
+ */
+async function openEditor(url, { locale, profilePrefix, pageErrors, nodeId, onPage }) {
+  const browser = await launchChromium({
+    locale,
+    viewport: { width: 1400, height: 950 },
+    profilePrefix,
+    pageErrors,
+  });
+  onPage?.(browser.page);
+  await browser.page.goto(url, { waitUntil: "domcontentloaded" });
+  await browser.page.waitForFunction(
+    (id) => window.RED && RED.nodes && RED.nodes.node && RED.nodes.node(id),
+    nodeId,
+    { timeout: 60000 },
+  );
+  return browser;
+}
+
 /** Drags a palette node onto the workspace at (x, y) and returns the new node's id. */
 async function dragFromPalette(page, type, x, y) {
   const before = await page.evaluate(() => {
@@ -128,4 +149,5 @@ module.exports = {
   screenshot,
   screenshotFailure,
   dragFromPalette,
+  openEditor,
 };
