@@ -7,6 +7,7 @@ const fs = require("node:fs");
 const path = require("node:path");
 const { CHAT_PATH, answerFor, artifacts } = require("../../emulator");
 const { ROOT, useNodeRedWithEmulator } = require("./harness");
+const { failureAnswer } = require("../support/faults");
 
 const FILE = path.join(ROOT, "examples", "06 - Ask your database.json");
 const QUESTION = "how many orders per city last month?";
@@ -94,14 +95,7 @@ describe("example 6, Ask your database: in a real Node-RED", function () {
   });
 
   it("answers 502 for any other failure (DB-GPT answers HTTP 500)", async function () {
-    suite.emu.fault({
-      match: { path: CHAT_PATH },
-      status: {
-        status: 500,
-        body: '{"success":false,"err_code":"E0003","err_msg":"emulated outage","data":null}',
-        contentType: "application/json",
-      },
-    });
+    suite.emu.fault({ match: { path: CHAT_PATH }, ...failureAnswer(500, "E0003", "emulated outage") });
     const res = await get(url(QUESTION));
     assert.equal(res.status, 502, res.text);
     assert.match(res.json.error, /emulated outage/);

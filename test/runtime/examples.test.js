@@ -15,6 +15,7 @@ const {
   MOSQUITTO_BIN,
   MOSQUITTO_APT,
 } = require("./harness");
+const { failureAnswer } = require("../support/faults");
 const { FLOW_FORMAT } = require("../support/flow-format");
 const { httpRequest } = require("../support/http");
 const { delay, waitFor } = require("../support/wait");
@@ -248,14 +249,7 @@ describe("examples: in a real Node-RED", function () {
     });
 
     it("answers 502 with the server's message when DB-GPT fails with HTTP 500", async function () {
-      suite.emu.fault({
-        match: { path: CHAT_PATH },
-        status: {
-          status: 500,
-          body: '{"success":false,"err_code":"E0003","err_msg":"emulated outage","data":null}',
-          contentType: "application/json",
-        },
-      });
+      suite.emu.fault({ match: { path: CHAT_PATH }, ...failureAnswer(500, "E0003", "emulated outage") });
       const res = await postText(`${suite.nr.url}/dbgpt/chat`, "Hello");
       assert.equal(res.status, 502);
       assert.match(res.text, /emulated outage/);

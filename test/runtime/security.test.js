@@ -23,6 +23,7 @@ const {
   Driver,
 } = require("./fixtures-hardening");
 const { httpRequest } = require("../support/http");
+const { failureAnswer } = require("../support/faults");
 const { configNode, chatNode } = require("../support/flow-format");
 const { adminAuthSettings, adminToken, bearer } = require("../support/admin-auth");
 const { CHAT_PATH, APPS_PATH, startEmulator, answerFor } = require("../../emulator");
@@ -37,12 +38,6 @@ const CR_KEY = `${CR_KEY_HEAD}\rX-Injected: yes`;
 const LF_KEY = `${LF_KEY_HEAD}\nX-Injected: yes`;
 /** What must never show up anywhere Node-RED shows or exports things. */
 const SECRETS = [KEY, ENV_KEY, WRONG_KEY, CR_KEY_HEAD, LF_KEY_HEAD];
-
-/** An emulator fault that answers HTTP `status` with DB-GPT's failure envelope carrying err_code/err_msg. */
-function failure(status, errCode, errMsg) {
-  const body = JSON.stringify({ success: false, err_code: errCode, err_msg: errMsg, data: null });
-  return { status: { status, contentType: "application/json", body } };
-}
 
 function secretsIn(text) {
   return SECRETS.filter((secret) => text.includes(secret));
@@ -215,13 +210,13 @@ describe("runtime: security (real Node-RED)", function () {
     const ECHOES = [
       {
         label: "a 502 whose JSON body echoes the key",
-        spec: (key) => failure(502, "E0502", `worker refused key ${key}`),
+        spec: (key) => failureAnswer(502, "E0502", `worker refused key ${key}`),
         code: "DBGPT_HTTP",
         said: /worker refused key/,
       },
       {
         label: "a 401 whose body echoes the key",
-        spec: (key) => failure(401, "401", `invalid api key: ${key}`),
+        spec: (key) => failureAnswer(401, "401", `invalid api key: ${key}`),
         code: "DBGPT_AUTH",
         said: /invalid api key/,
       },
@@ -285,7 +280,7 @@ describe("runtime: security (real Node-RED)", function () {
       emu.fault({
         match: { path: APPS_PATH },
         times: 2,
-        ...failure(500, "E000X", `query app error: key ${KEY}`),
+        ...failureAnswer(500, "E000X", `query app error: key ${KEY}`),
       });
       for (const [target, props] of [
         ["apps", { payload: "list" }],
@@ -320,7 +315,7 @@ describe("runtime: security (real Node-RED)", function () {
         [withId, KEY],
         [{ baseUrl: emu.url, apiKey: ENV_KEY }, ENV_KEY],
       ]) {
-        emu.fault({ match: { path: CHAT_PATH }, ...failure(401, "401", `rejected ${key}`) });
+        emu.fault({ match: { path: CHAT_PATH }, ...failureAnswer(401, "401", `rejected ${key}`) });
         const rejected = await admin("test", body);
         assert.equal(rejected.status, 200, rejected.text);
         assert.equal(rejected.json.ok, false);

@@ -13,4 +13,10 @@ function appPageFault(apps, totalCount) {
   return { match: { path: APPS_PATH }, status: { status: 200, contentType: "application/json", body } };
 }
 
-module.exports = { appPageFault };
+/** DB-GPT's failure envelope with `errCode` and `errMsg`, answered with HTTP `status` (spread into a fault). */
+function failureAnswer(status, errCode, errMsg) {
+  const body = JSON.stringify({ success: false, err_code: errCode, err_msg: errMsg, data: null });
+  return { status: { status, contentType: "application/json", body } };
+}
+
+module.exports = { appPageFault, failureAnswer };
