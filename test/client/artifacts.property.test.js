@@ -10,6 +10,13 @@ const { HISTORY_PATH, artifacts } = require("../../emulator");
 
 const MARKUP = /<chart-view|<references|```vis-/;
 
+/** A vis-db-chart block with `data` as its rows. */
+function visDbChart(data) {
+  return (
+    "```vis-db-chart\n" + artifacts.dumps({ sql: "S", type: "t", title: "", describe: "", data }) + "\n```"
+  );
+}
+
 /** Text that stresses the escaping: entities, quotes, the element's end, fences, non-ASCII. */
 const tricky = fc.constantFrom(
   '"',
@@ -168,10 +175,7 @@ describe("client: artifact values survive the server's escaping exactly (fast-ch
     it("vis-db-chart in streamed text: rows exact, never markup in an event, folding gives the text", () => {
       fc.assert(
         fc.property(rows, speak, sizes, sizes, (data, before, textCuts, byteCuts) => {
-          const block =
-            "```vis-db-chart\n" +
-            artifacts.dumps({ sql: "S", type: "t", title: "", describe: "", data }) +
-            "\n```";
+          const block = visDbChart(data);
           const content = before + "\n\n" + block;
           const bytes = sse(cut(content, textCuts));
           const whole = decode(bytes, [], "chat_flow");
@@ -191,10 +195,7 @@ describe("client: artifact values survive the server's escaping exactly (fast-ch
     it("cumulative snapshots (incremental: false), also rewritten ones: the block once, raw as sent", () => {
       fc.assert(
         fc.property(rows, speak, speak, sizes, (data, before, other, textCuts) => {
-          const block =
-            "```vis-db-chart\n" +
-            artifacts.dumps({ sql: "S", type: "t", title: "", describe: "", data }) +
-            "\n```";
+          const block = visDbChart(data);
           const content = before + "\n\n" + block;
           const events = [];
           const answer = new ChatAnswer("chat_flow", "f", "m", (event) => events.push(event));

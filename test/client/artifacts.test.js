@@ -8,6 +8,11 @@ const { HISTORY_PATH, answerFor, contentFor, artifacts, APP_CODES } = require(".
 /** Markup a reader must never see in a stream event or in the answer text. */
 const MARKUP = /<chart-view|<references|```vis-|"template_name"|ERROR!<\/span>/;
 
+/** A chat_data request on the emulator's database. */
+function dataRequest(question, convUid) {
+  return chatRequest({ chatMode: "chat_data", chatParam: "dbgpt_test", question, convUid });
+}
+
 function assertNoMarkup(events, text) {
   for (const event of events) assert.doesNotMatch(event.text, MARKUP, `markup in a ${event.type} event`);
   assert.doesNotMatch(text, MARKUP);
@@ -202,12 +207,7 @@ describe("client: answers as data (dbgpt-artifacts.md)", function () {
 
     it("chat_data, streamed: the model's plan as text, then the rows from the conversation's history", async () => {
       const client = ctx.client();
-      const request = chatRequest({
-        chatMode: "chat_data",
-        chatParam: "dbgpt_test",
-        question: QUESTION,
-        convUid: "c-data",
-      });
+      const request = dataRequest(QUESTION, "c-data");
       const outcome = await collect(client.chat(request));
       const result = assertConsistent(outcome);
       assert.equal(result.text, answerFor(QUESTION, { chatMode: "chat_data" }));
@@ -224,12 +224,7 @@ describe("client: answers as data (dbgpt-artifacts.md)", function () {
 
     it("chat_data failed query, streamed: `Generate view content failed` + history -> DBGPT_QUERY_ERROR", async () => {
       const client = ctx.client();
-      const request = chatRequest({
-        chatMode: "chat_data",
-        chatParam: "dbgpt_test",
-        question: "[sql-error] x",
-        convUid: "c-bad",
-      });
+      const request = dataRequest("[sql-error] x", "c-bad");
       const outcome = await collect(client.chat(request));
       const result = assertConsistent(outcome);
       assert.equal(result.viewFailed, true);
@@ -241,14 +236,7 @@ describe("client: answers as data (dbgpt-artifacts.md)", function () {
     });
 
     it("chat_data failed query, stream off: DBGPT_QUERY_ERROR", async () => {
-      const call = ctx.client().chat(
-        chatRequest({
-          chatMode: "chat_data",
-          chatParam: "dbgpt_test",
-          question: "[sql-error] x",
-          stream: false,
-        }),
-      );
+      const call = ctx.client().chat(chatRequest({ ...dataRequest("[sql-error] x"), stream: false }));
       const err = await rejectsWith(call.result, "DBGPT_QUERY_ERROR");
       assert.equal(err.sql, artifacts.FAILED_SQL);
       assert.equal(err.serverMessage, artifacts.FAILED_ERROR);
@@ -257,12 +245,7 @@ describe("client: answers as data (dbgpt-artifacts.md)", function () {
 
     it("history unreadable: the result stays (empty data) with the reason; a failed view still fails with the plan's SQL", async () => {
       const client = ctx.client();
-      const request = chatRequest({
-        chatMode: "chat_data",
-        chatParam: "dbgpt_test",
-        question: QUESTION,
-        convUid: "c-nohist",
-      });
+      const request = dataRequest(QUESTION, "c-nohist");
       const result = await client.chat(request).result;
       ctx.emu.fault({ match: { path: HISTORY_PATH }, status: 500, body: "Internal Server Error" });
       const filled = await client.addConversationData(result, request);
