@@ -236,7 +236,7 @@ describe("client: answers as data (dbgpt-artifacts.md)", function () {
     });
 
     it("chat_data failed query, stream off: DBGPT_QUERY_ERROR", async () => {
-      const call = ctx.client().chat(chatRequest({ ...dataRequest("[sql-error] x"), stream: false }));
+      const call = ctx.client().chat({ ...dataRequest("[sql-error] x"), stream: false });
       const err = await rejectsWith(call.result, "DBGPT_QUERY_ERROR");
       assert.equal(err.sql, artifacts.FAILED_SQL);
       assert.equal(err.serverMessage, artifacts.FAILED_ERROR);
