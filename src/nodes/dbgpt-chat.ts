@@ -5,18 +5,12 @@
  * everything silently.
  */
 import { performance } from "node:perf_hooks";
-import {
-  isDbgptError,
-  stoppedChatResult,
-  type CallOptions,
-  type ChatResult,
-  type DbgptClient,
-  type DbgptError,
-} from "../client";
+import { isDbgptError, type CallOptions, type DbgptClient, type DbgptError } from "../client";
 import {
   DeliveryBudget,
-  finalDbgpt,
+  sendFinal,
   sendStream,
+  stoppedResult,
   withConversationData,
   type StreamMessages,
 } from "./shared/chat-messages";
@@ -101,7 +95,7 @@ function setUpChatNode(RED: NodeAPI, node: Node, def: ChatDef): void {
       if (requests.closed) return streamed?.coalescer.dispose();
       streamed?.coalescer.flush();
       if (stream) answer = await withConversationData(job.client, answer, job.request, job.callOptions, warn);
-      if (!requests.closed) finish(job, answer);
+      if (!requests.closed) sendFinal(node, job, answer);
     } catch (err) {
       if (requests.closed) return streamed?.coalescer.dispose();
       if (streamed?.failure !== undefined) {
@@ -116,29 +110,11 @@ function setUpChatNode(RED: NodeAPI, node: Node, def: ChatDef): void {
       }
       if (job.controller.signal.aborted) {
         // Stopped while the failure raced the abort: a stop is never an error.
-        finish(job, stoppedResult(job, isDbgptError(err) ? (err.partial ?? "") : ""));
+        sendFinal(node, job, stoppedResult(job, isDbgptError(err) ? (err.partial ?? "") : ""));
       } else {
         failRequest(job.msg, err, job.done, { status, withPartial: true });
       }
     }
-  }
-
-  function stoppedResult(job: ChatJob, text: string): ChatResult {
-    const durationMs = job.startedAt === undefined ? 0 : performance.now() - job.startedAt;
-    return stoppedChatResult(job.request, text, durationMs);
-  }
-
-  /** The complete output: exactly one message per request, then done(). */
-  function finish(job: ChatJob, result: ChatResult) {
-    const queuedMs = (job.startedAt ?? performance.now()) - job.enqueuedAt;
-    const dbgpt = finalDbgpt(job.request, result, queuedMs);
-    try {
-      job.send([null, { ...job.msg, payload: result.text, conv_uid: job.request.convUid, dbgpt }]);
-    } catch (err) {
-      // The final message went out (to the first wire at least): the request is answered, not failed.
-      node.error(`could not deliver the final message: ${err instanceof Error ? err.message : String(err)}`);
-    }
-    job.done();
   }
 
   node.on("input", (msg: InputMessage, send: SendFn, done: DoneFn) => {
@@ -147,7 +123,7 @@ function setUpChatNode(RED: NodeAPI, node: Node, def: ChatDef): void {
       const convUid = isBlank(msg.conv_uid) ? undefined : String(msg.conv_uid);
       requests.stop(
         (job) => convUid === undefined || job.request.convUid === convUid,
-        (job) => finish(job, stoppedResult(job, "")),
+        (job) => sendFinal(node, job, stoppedResult(job, "")),
       );
       done();
       return;

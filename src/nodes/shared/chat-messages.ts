@@ -3,11 +3,19 @@
  * answer's data read from the history after a stream, and the final message's msg.dbgpt (PRODUCT.md,
  * dbgpt-chat "Output 1", "Output 2").
  */
-import type { CallOptions, ChatCall, ChatRequest, ChatResult, DbgptClient } from "../../client";
+import { performance } from "node:perf_hooks";
+import {
+  stoppedChatResult,
+  type CallOptions,
+  type ChatCall,
+  type ChatRequest,
+  type ChatResult,
+  type DbgptClient,
+} from "../../client";
 import type { ConversationRequest } from "./chat-settings";
 import { StreamCoalescer } from "./coalesce";
 import type { WarnOnce } from "./notices";
-import type { InputMessage, SendFn } from "./red";
+import type { DoneFn, InputMessage, Node, SendFn } from "./red";
 
 /**
  * Stream messages a node may send in one turn before its streams let Node-RED deliver them: Node-RED
@@ -153,6 +161,35 @@ export async function withConversationData(
     );
   }
   return filled.result;
+}
+
+/** A request on its way to its final message (see Job in requests.ts). */
+export interface FinalTarget {
+  msg: InputMessage;
+  send: SendFn;
+  done: DoneFn;
+  request: ConversationRequest;
+  enqueuedAt: number;
+  startedAt?: number;
+}
+
+/** The complete output: exactly one final message per request on output 2, then done(). */
+export function sendFinal(node: Node, job: FinalTarget, result: ChatResult): void {
+  const queuedMs = (job.startedAt ?? performance.now()) - job.enqueuedAt;
+  const dbgpt = finalDbgpt(job.request, result, queuedMs);
+  try {
+    job.send([null, { ...job.msg, payload: result.text, conv_uid: job.request.convUid, dbgpt }]);
+  } catch (err) {
+    // The final message went out (to the first wire at least): the request is answered, not failed.
+    node.error(`could not deliver the final message: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  job.done();
+}
+
+/** The result of a request stopped with `text` received (nothing, when it was still queued). */
+export function stoppedResult(job: FinalTarget, text: string): ChatResult {
+  const durationMs = job.startedAt === undefined ? 0 : performance.now() - job.startedAt;
+  return stoppedChatResult(job.request, text, durationMs);
 }
 
 /** The final message's msg.dbgpt; the answer's data are always arrays. */
