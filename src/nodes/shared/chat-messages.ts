@@ -193,11 +193,7 @@ export function stoppedResult(job: FinalTarget, text: string): ChatResult {
 }
 
 /** The final message's msg.dbgpt; the answer's data are always arrays. */
-export function finalDbgpt(
-  request: ChatRequest,
-  result: ChatResult,
-  queuedMs: number,
-): Record<string, unknown> {
+function finalDbgpt(request: ChatRequest, result: ChatResult, queuedMs: number): Record<string, unknown> {
   const dbgpt: Record<string, unknown> = {
     type: "final",
     conv_uid: request.convUid,
