@@ -214,11 +214,24 @@ describe("editor in chromium", function () {
   async function openDialog(page, nodeId, field) {
     await page.locator(`[id="${nodeId}"]`).dblclick();
     await page.waitForSelector(field, { state: "visible" });
+    // On a busy machine the double click can open the edit dialog twice: the first tray slides away after
+    // 250 ms and a fresh one (the node's saved values) takes its place. Type into the one that stays.
+    await page.waitForTimeout(400);
+    await page.waitForFunction(() => $(".red-ui-tray").length === 1);
+    await page.waitForSelector(field, { state: "visible" });
   }
 
   async function closeDialog(page, field) {
-    await page.click("#node-dialog-ok");
-    await page.waitForSelector(field, { state: "detached" });
+    // A click that lands while the tray is still moving can be lost: click again while the dialog is open.
+    for (let attempt = 1; ; attempt++) {
+      await page.click("#node-dialog-ok");
+      try {
+        await page.waitForSelector(field, { state: "detached", timeout: 5000 });
+        return;
+      } catch (err) {
+        if (attempt === 3) throw err;
+      }
+    }
   }
 
   describe("in English", function () {
