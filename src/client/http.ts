@@ -94,8 +94,6 @@ type BodyReader = (chunk: Buffer) => Promise<void> | undefined;
  * failure (nothing received is lost); a reader that throws gets nothing more.
  */
 export class ResponseBody {
-  /** The body arrived whole. */
-  complete = false;
   private kept: Buffer[] = [];
   private reader: BodyReader | undefined;
   private waiting = false;
@@ -104,6 +102,11 @@ export class ResponseBody {
   private settle: ((error: unknown) => void) | undefined;
 
   constructor(private readonly controller: Dispatcher.DispatchController) {}
+
+  /** The body arrived whole. */
+  get complete(): boolean {
+    return this.end !== undefined && this.end.error === undefined;
+  }
 
   /** Reads the body to its end: resolves then, rejects with what the reader throws or the body failed with. */
   read(reader: BodyReader): Promise<void> {
@@ -130,7 +133,6 @@ export class ResponseBody {
   finish(error?: Error): void {
     if (this.end !== undefined) return;
     this.end = { error };
-    this.complete = error === undefined;
     this.deliver();
   }
 

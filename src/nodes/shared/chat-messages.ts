@@ -15,7 +15,8 @@ import {
 import type { ConversationRequest } from "./chat-settings";
 import { StreamCoalescer } from "./coalesce";
 import type { WarnOnce } from "./notices";
-import type { DoneFn, InputMessage, Node, SendFn } from "./red";
+import type { InputMessage, Node, SendFn } from "./red";
+import type { Job } from "./requests";
 
 /**
  * Stream messages a node may send in one turn before its streams let Node-RED deliver them: Node-RED
@@ -163,15 +164,10 @@ export async function withConversationData(
   return filled.result;
 }
 
-/** A request on its way to its final message (see Job in requests.ts). */
-export interface FinalTarget {
-  msg: InputMessage;
-  send: SendFn;
-  done: DoneFn;
+/** A request on its way to its final message. */
+export type FinalTarget = Pick<Job, "msg" | "send" | "done" | "enqueuedAt" | "startedAt"> & {
   request: ConversationRequest;
-  enqueuedAt: number;
-  startedAt?: number;
-}
+};
 
 /** The complete output: exactly one final message per request on output 2, then done(). */
 export function sendFinal(node: Node, job: FinalTarget, result: ChatResult): void {
