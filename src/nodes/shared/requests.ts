@@ -141,7 +141,10 @@ export class Requests<J extends Job> {
     job.startedAt = performance.now();
     const release = this.running.add(job);
     this.status.requestStarted();
-    void this.run(job).finally(() => {
+    const running = this.run(job);
+    // Shown after the request went to undici, whose write waits for the same check phase: it comes first.
+    this.status.refresh();
+    void running.finally(() => {
       release();
       while (!this.isClosed && this.queue.length > 0 && this.hasSlot()) this.start(this.queue.shift() as J);
       this.status.refresh();

@@ -40,10 +40,9 @@ export class StatusIndicator {
     private readonly activity: () => Activity,
   ) {}
 
-  /** A request left the queue: the error ring of the previous failure gives way. */
+  /** A request left the queue: the error ring of the previous failure gives way (at the next refresh()). */
   requestStarted(): void {
     this.errorText = undefined;
-    this.refresh();
   }
 
   failed(error: DbgptError | Error): void {
