@@ -15,6 +15,7 @@ import {
   unsuccessfulResultError,
 } from "./errors";
 import { headerValue, type HttpCall, type HttpResponse, type Transport } from "./http";
+import type { SecretMask, StreamMask } from "./masking";
 import { SseChunkDecoder, parseServerJson } from "./stream";
 import type { ChatCompletionRequestBody, StreamChunk } from "./wire";
 
@@ -138,6 +139,10 @@ export class ChatCallImpl implements ChatCall, AsyncIterator<ChatEvent> {
   private error: unknown;
   answer: ChatAnswer | undefined;
   http: HttpCall | undefined;
+  /** Masks the key in what the server reports (id, model), when a key is set. */
+  mask: SecretMask | undefined;
+  /** id and model as shown, by what the server sent (read per event, they rarely change). */
+  private readonly shown = new Map<string, string>();
 
   constructor() {
     this.result = new ResultPromise((resolve, reject) => {
@@ -149,11 +154,22 @@ export class ChatCallImpl implements ChatCall, AsyncIterator<ChatEvent> {
   }
 
   get id(): string | undefined {
-    return this.answer?.id;
+    return this.masked(this.answer?.id);
   }
 
   get model(): string {
-    return this.answer?.model ?? "";
+    return this.masked(this.answer?.model ?? "");
+  }
+
+  private masked<T extends string | undefined>(raw: T): T {
+    if (this.mask === undefined || raw === undefined) return raw;
+    let shown = this.shown.get(raw);
+    if (shown === undefined) {
+      if (this.shown.size >= 8) this.shown.clear(); // a server that sends a new id per chunk
+      shown = this.mask.text(raw);
+      this.shown.set(raw, shown);
+    }
+    return shown as T;
   }
 
   done(): Promise<ChatResult> {
@@ -342,12 +358,45 @@ export class ChatCallImpl implements ChatCall, AsyncIterator<ChatEvent> {
   }
 }
 
+/** The answer's events with the key masked: text and reasoning each streamed through a StreamMask. */
+class MaskedEvents {
+  private text: StreamMask;
+  private readonly reasoning: StreamMask;
+
+  constructor(
+    private readonly mask: SecretMask,
+    private readonly emit: (event: ChatEvent) => void,
+  ) {
+    this.text = mask.stream();
+    this.reasoning = mask.stream();
+  }
+
+  push(event: ChatEvent): void {
+    if (event.type === "replace") {
+      this.text = this.mask.stream(); // the whole text again: nothing held before it counts
+      this.emit({ type: "replace", text: this.mask.text(event.text) });
+      return;
+    }
+    const text = (event.type === "delta" ? this.text : this.reasoning).push(event.text);
+    if (text !== "") this.emit({ type: event.type, text });
+  }
+
+  /** The answer is complete: what was held (the start of the key) goes out masked. */
+  end(): void {
+    const text = this.text.end();
+    if (text !== "") this.emit({ type: "delta", text });
+    const reasoning = this.reasoning.end();
+    if (reasoning !== "") this.emit({ type: "reasoning", text: reasoning });
+  }
+}
+
 /** Starts one chat: the HTTP call, its SSE or whole JSON answer, into a ChatAnswer and the ChatCall. */
 export function startChat(
   transport: Transport,
   request: ChatRequest,
   options: CallOptions | undefined,
   maxEventBytes: number,
+  mask: SecretMask | undefined,
 ): ChatCall {
   const startedAt = performance.now();
   const call = new ChatCallImpl();
@@ -358,13 +407,22 @@ export function startChat(
     call.fail(isDbgptError(err) ? err : invalidInputError(String(err)));
     return call;
   }
-  const answer = new ChatAnswer(request.chatMode, request.chatParam, request.model, (event) =>
-    call.push(event),
+  const masked = mask === undefined ? undefined : new MaskedEvents(mask, (event) => call.push(event));
+  const answer = new ChatAnswer(
+    request.chatMode,
+    request.chatParam,
+    request.model,
+    masked === undefined ? (event) => call.push(event) : (event) => masked.push(event),
   );
   call.answer = answer;
-  const resultOf = (stopped: boolean) => chatResult(request, answer, startedAt, stopped);
+  call.mask = mask;
+  const resultOf = (stopped: boolean) => {
+    const result = chatResult(request, answer, startedAt, stopped);
+    return mask === undefined ? result : mask.deep(result);
+  };
   const complete = () => {
     answer.finish();
+    masked?.end();
     call.succeed(resultOf(false));
   };
   const accept =
@@ -375,7 +433,7 @@ export function startChat(
   call.http = http;
   http.onStop = () => call.stop(resultOf(true));
   http.decorate = (err) => {
-    if (err.partial === undefined) err.partial = answer.output.text;
+    if (err.partial === undefined) err.partial = mask?.text(answer.output.text) ?? answer.output.text;
     return err;
   };
   if (request.chatMode === "chat_app") {

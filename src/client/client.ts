@@ -24,6 +24,7 @@ import {
   withoutSecret,
 } from "./errors";
 import { Transport, type TextResponse } from "./http";
+import { SecretMask } from "./masking";
 import { DEFAULT_MAX_EVENT_BYTES, parseServerJson } from "./stream";
 import type {
   App,
@@ -150,6 +151,8 @@ export class DbgptClient {
   readonly baseUrl: string;
   private readonly transport: Transport;
   private readonly maxEventBytes: number;
+  /** The key in what the server answers (it may echo it): masked everywhere. */
+  private readonly mask: SecretMask | undefined;
 
   constructor(options: ClientOptions) {
     if (options === null || typeof options !== "object")
@@ -175,6 +178,7 @@ export class DbgptClient {
       throw invalidInputError("maxEventBytes must be a positive integer");
     }
     this.maxEventBytes = maxEventBytes;
+    this.mask = apiKey === undefined ? undefined : new SecretMask(apiKey);
     const env = process.env;
     const useEnvProxy =
       options.useEnvProxy ?? Boolean(env.HTTP_PROXY || env.http_proxy || env.HTTPS_PROXY || env.https_proxy);
@@ -323,7 +327,7 @@ export class DbgptClient {
    * the call (DBGPT_INVALID_INPUT) before anything is sent.
    */
   chat(request: ChatRequest, options?: CallOptions): ChatCall {
-    return startChat(this.transport, request, options, this.maxEventBytes);
+    return startChat(this.transport, request, options, this.maxEventBytes, this.mask);
   }
 
   /**
@@ -439,7 +443,7 @@ export class DbgptClient {
       const errMsg = typeof envelope.err_msg === "string" ? envelope.err_msg : undefined;
       throw unsuccessfulResultError(response.status, response.text, errMsg);
     }
-    return envelope.data;
+    return this.mask === undefined ? envelope.data : this.mask.deep(envelope.data);
   }
 
   private failedCheck(

@@ -1,11 +1,21 @@
 "use strict";
 // Findings of the security review, at the nodes: a lone surrogate in a get-app id, a lying total_count in
 // list-apps, a key fragment at the 300-character cut in msg.error and the log, and the admin endpoints'
-// answers when the server echoes the key (test connection's chat probe, app names).
+// answers when the server echoes the key (test connection's chat probe, app names), and the messages of
+// every node when a successful answer echoes it.
 const assert = require("node:assert/strict");
 const { appPageFault } = require("../support/faults");
 const { CHAT_PATH, APPS_PATH, DEFAULT_APPS } = require("../../emulator");
-const { helper, NODES, useEmulatorSuite, flowWith, collect, waitFor, logText } = require("./helpers");
+const {
+  helper,
+  NODES,
+  useEmulatorSuite,
+  flowWith,
+  collect,
+  waitFor,
+  logText,
+  loadChat,
+} = require("./helpers");
 
 const KEY = "sk-hardening-0123456789abcdef0123456789";
 
@@ -96,5 +106,46 @@ describe("security review findings at the nodes", function () {
     assert.equal(apps.status, 200, apps.text);
     assert.equal(apps.body.apps[0].app_name, "name ***");
     assert.deepEqual(keyPieces(apps.text), []);
+  });
+
+  it("chat: a key the server echoes in a streamed answer is in no message", async () => {
+    const delta = (content) =>
+      `data: ${JSON.stringify({ id: `chatcmpl-${KEY}`, model: "m", choices: [{ index: 0, delta: { role: "assistant", content } }] })}\n\n`;
+    // Split three ways: inside its first characters, in the middle, and whole.
+    const split = ["Key: s", KEY.slice(1, 20), KEY.slice(20), " (", KEY, ")"];
+    emu.fault({ match: { question: "echo" }, rawEvents: [...split.map(delta), "data: [DONE]\n\n"] });
+    const c = await loadChat(
+      emu.url,
+      { chatMode: "chat_normal", chatParam: "" },
+      {},
+      { cfg: { apiKey: KEY } },
+    );
+    c.node.receive({ payload: "echo" });
+    await waitFor(() => c.final.length + c.caught.length === 1, "the answer");
+    assert.equal(c.caught.length, 0);
+    assert.equal(c.final[0].payload, "Key: *** (***)");
+    assert.equal(c.final[0].dbgpt.id, "chatcmpl-***");
+    assert.ok(c.stream.length > 0);
+    assert.deepEqual(keyPieces(JSON.stringify([...c.stream, ...c.final])), []);
+  });
+
+  it("list-apps, get-app: a key the server echoes in an app is in no message", async () => {
+    const app = { ...DEFAULT_APPS[0], app_name: `name ${KEY}` };
+    emu.configure({ apps: [app] });
+    await helper.load(
+      NODES,
+      flowWith(emu.url, [
+        { ...listApps, wires: [["out"]] },
+        { ...getApp, wires: [["out"]] },
+        { id: "out", type: "helper" },
+      ]),
+      { cfg: { apiKey: KEY } },
+    );
+    const out = collect("out");
+    helper.getNode("list").receive({ payload: "" });
+    helper.getNode("get").receive({ payload: app.app_code });
+    await waitFor(() => out.length === 2, "the list and the app");
+    assert.deepEqual(keyPieces(JSON.stringify(out)), []);
+    assert.ok(JSON.stringify(out).includes("name ***"));
   });
 });
