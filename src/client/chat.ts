@@ -360,11 +360,11 @@ export class ChatCallImpl implements ChatCall, AsyncIterator<ChatEvent> {
 
 /** The answer's events with the key masked: text and reasoning each streamed through a StreamMask. */
 class MaskedEvents {
-  private text: StreamMask;
+  private readonly text: StreamMask;
   private readonly reasoning: StreamMask;
 
   constructor(
-    private readonly mask: SecretMask,
+    mask: SecretMask,
     private readonly emit: (event: ChatEvent) => void,
   ) {
     this.text = mask.stream();
@@ -373,8 +373,7 @@ class MaskedEvents {
 
   push(event: ChatEvent): void {
     if (event.type === "replace") {
-      this.text = this.mask.stream(); // the whole text again: nothing held before it counts
-      this.emit({ type: "replace", text: this.mask.text(event.text) });
+      this.emit({ type: "replace", text: this.text.restart(event.text) });
       return;
     }
     const text = (event.type === "delta" ? this.text : this.reasoning).push(event.text);

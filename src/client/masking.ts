@@ -113,6 +113,20 @@ export class StreamMask {
     return out;
   }
 
+  /**
+   * A whole text that replaces everything before it: it goes out whole (a start of the key at its end
+   * masked), and the pieces after it continue it (the rest of a key it began is masked too).
+   */
+  restart(text: string): string {
+    this.sent = "";
+    this.held = "";
+    const out = this.push(text);
+    if (this.held === "") return out;
+    this.sent = this.held;
+    this.held = "";
+    return out + MASK;
+  }
+
   /** The stream ended: what was held is the start of the key, masked. */
   end(): string {
     const held = this.held;

@@ -74,6 +74,26 @@ describe("client: a key the server echoes in a successful answer", () => {
     assert.deepEqual(fold(events), { text: `[${key.slice(0, 3)}***]`, reasoning: `[${key.slice(0, 3)}***]` });
   });
 
+  it("a replace (a rewritten snapshot) that ends with the start of the key, continued by the next snapshot", async () => {
+    const key = plainKey();
+    const snap = (content) =>
+      `data: ${JSON.stringify({ id: "chatcmpl-s", model: MODEL, choices: [{ index: 0, message: { role: "assistant", content } }] })}\n\n`;
+    for (const cut of [2, 3, 10]) {
+      const rewritten = `Bye ${key.slice(0, cut)}`;
+      ctx.emu.fault({
+        rawEvents: [snap("Hello"), snap(rewritten), snap(`Bye ${key} end`)],
+        end: "close",
+      });
+      const { events, result } = await collect(
+        ctx.client({ apiKey: key }).chat(chatRequest({ question: "s" })),
+      );
+      assert.equal(result.text, "Bye *** end");
+      assert.deepEqual(pieces({ events, result }, key), [], `cut at ${cut}`);
+      assert.equal(events[1].type, "replace");
+      assert.match(fold(events).text, /^Bye (s|sk|sk-)?\*{3,6} end$/, `cut at ${cut}`);
+    }
+  });
+
   it("deltas that only end like the key starts go out as they came, one event each", async () => {
     const key = "sk-0123456789abcdef";
     const deltas = ["This is", " a task", " for sk", "-0 keys", " and s", "k-01", "x done"];
