@@ -3,6 +3,7 @@
  * Every failure the client reports is a DbgptError; callers switch on `code`.
  */
 import { maxHeaderSize } from "node:http";
+import { SecretMask } from "./masking";
 
 export const ERROR_CODES = [
   "DBGPT_CONNECT",
@@ -367,55 +368,14 @@ export function abortedError(reason = "the request was aborted"): DbgptError {
 }
 
 /**
- * The forms a key takes in the texts a server sends back: as is, JSON-escaped (as JavaScript and as Python's
- * `json.dumps` write it, once or twice: a JSON text inside a JSON string) and percent-encoded (upper or lower
- * case hex, a space as %20 or +). Longest first.
- */
-export function secretForms(secret: string): string[] {
-  const forms = new Set<string>([secret]);
-  const jsonEscaped = (text: string) => JSON.stringify(text).slice(1, -1);
-  const asciiEscaped = (text: string) =>
-    jsonEscaped(text).replace(
-      /[\u007f-\uffff]/g,
-      (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
-    );
-  for (const once of [jsonEscaped(secret), asciiEscaped(secret)]) {
-    forms.add(once);
-    forms.add(jsonEscaped(once));
-  }
-  try {
-    const encoded = encodeURIComponent(secret);
-    for (const form of [encoded, encoded.replace(/%20/g, "+")]) {
-      forms.add(form);
-      forms.add(form.replace(/%[0-9A-F]{2}/g, (hex) => hex.toLowerCase()));
-    }
-  } catch {
-    // a lone surrogate has no percent-encoded form (and cannot be sent in a header anyway)
-  }
-  return [...forms].filter((form) => form !== "").sort((a, b) => b.length - a.length);
-}
-
-/** `text` with every form of the key replaced by "***". */
-export function maskSecret(text: string, secret: string | undefined): string {
-  if (secret === undefined || secret === "") return text;
-  return maskForms(text, secretForms(secret));
-}
-
-function maskForms(text: string, forms: string[]): string {
-  let out = text;
-  for (const form of forms) if (out.includes(form)) out = out.split(form).join("***");
-  return out;
-}
-
-/**
  * The same error with every form of `secret` masked (errors never carry the API key). The texts are masked
  * before they are cut (the 4 KB body, the server's message in the error text), so no fragment of a key
  * survives at a cut point.
  */
 export function withoutSecret(err: DbgptError, secret: string | undefined): DbgptError {
   if (secret === undefined || secret === "") return err;
-  const forms = secretForms(secret);
-  const mask: Mask = (text) => maskForms(text, forms);
+  const secretMask = new SecretMask(secret);
+  const mask: Mask = (text) => secretMask.text(text);
   const has = (text: string | undefined) => text !== undefined && mask(text) !== text;
   const causeText =
     err.cause instanceof Error ? `${err.cause.message} ${err.cause.stack}` : String(err.cause);

@@ -1,17 +1,45 @@
 /**
- * The API key in what the server answers: a hostile or careless server may echo the key it was sent
- * inside an answer, an app or a list. The client hands out none of it: every form of the key
- * (secretForms: as is, JSON-escaped, percent-encoded) becomes "***" in answer text, streamed events, the
- * chat's result and every list or app, as it does in errors.
+ * The API key in what the server answers: a hostile or careless server may echo the key it was sent, in an
+ * error or inside an answer, an app or a list. The client hands out none of it: every form of the key
+ * (secretForms: as is, JSON-escaped, percent-encoded) becomes "***" in errors (withoutSecret), answer text,
+ * streamed events, the chat's result and every list or app.
  *
  * Streamed text is masked piece by piece: a piece that ends with the first MIN_HELD or more characters of
  * a form holds them back until the next piece shows whether the key follows (so no fragment goes out);
  * a shorter start goes out at once (so an ordinary delta is never held back because it ends like a key
  * starts) and, when the key turns out to follow, the rest of it is masked.
  */
-import { secretForms } from "./errors";
 
-export const MASK = "***";
+/**
+ * The forms a key takes in the texts a server sends back: as is, JSON-escaped (as JavaScript and as Python's
+ * `json.dumps` write it, once or twice: a JSON text inside a JSON string) and percent-encoded (upper or lower
+ * case hex, a space as %20 or +). Longest first.
+ */
+function secretForms(secret: string): string[] {
+  const forms = new Set<string>([secret]);
+  const jsonEscaped = (text: string) => JSON.stringify(text).slice(1, -1);
+  const asciiEscaped = (text: string) =>
+    jsonEscaped(text).replace(
+      /[\u007f-\uffff]/g,
+      (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+    );
+  for (const once of [jsonEscaped(secret), asciiEscaped(secret)]) {
+    forms.add(once);
+    forms.add(jsonEscaped(once));
+  }
+  try {
+    const encoded = encodeURIComponent(secret);
+    for (const form of [encoded, encoded.replace(/%20/g, "+")]) {
+      forms.add(form);
+      forms.add(form.replace(/%[0-9A-F]{2}/g, (hex) => hex.toLowerCase()));
+    }
+  } catch {
+    // a lone surrogate has no percent-encoded form (and cannot be sent in a header anyway)
+  }
+  return [...forms].filter((form) => form !== "").sort((a, b) => b.length - a.length);
+}
+
+const MASK = "***";
 /** A possible start of the key at the end of a piece is held back from this many characters on. */
 const MIN_HELD = 4;
 

@@ -27,8 +27,8 @@ import {
   invalidInputError,
   isAgentApp,
   isDbgptError,
-  maskSecret,
   normalizeBaseUrl,
+  SecretMask,
   type CallOptions,
   type DbgptClient,
   type DbgptError,
@@ -225,15 +225,7 @@ export function registerAdminEndpoints(RED: NodeAPI): void {
 
 /** Every string in `value` (keys too) with every form of the key masked. */
 function masked(value: unknown, key: string | undefined): unknown {
-  if (key === undefined) return value;
-  if (typeof value === "string") return maskSecret(value, key);
-  if (Array.isArray(value)) return value.map((item) => masked(item, key));
-  if (value !== null && typeof value === "object") {
-    return Object.fromEntries(
-      Object.entries(value).map(([k, v]) => [maskSecret(k, key), masked(v, key)] as const),
-    );
-  }
-  return value;
+  return key === undefined ? value : new SecretMask(key).deep(value);
 }
 
 async function answer(RED: NodeAPI, action: AdminAction, req: Request, res: Response): Promise<void> {
