@@ -183,40 +183,51 @@ export class ResponseBody {
   }
 }
 
-/** Sends `request` on `dispatcher`; resolves with the response once its head has come. */
-function exchange(
-  dispatcher: Dispatcher,
-  request: Dispatcher.DispatchOptions,
-  signal: AbortSignal,
-): Promise<HttpResponse> {
-  return new Promise<HttpResponse>((resolve, reject) => {
+/** A request sent: its response once the head has come, and how to stop it. */
+interface Exchange {
+  response: Promise<HttpResponse>;
+  /** Stops the request (undici closes its connection); before the head, `response` rejects with `reason` at once. */
+  abort(reason: Error): void;
+}
+
+/** Sends `request` on `dispatcher`. */
+function exchange(dispatcher: Dispatcher, request: Dispatcher.DispatchOptions): Exchange {
+  let controller: Dispatcher.DispatchController | undefined;
+  let stopped: Error | undefined;
+  let rejectHead: (reason: unknown) => void = () => {};
+  const response = new Promise<HttpResponse>((resolve, reject) => {
+    rejectHead = reject;
     let body: ResponseBody | undefined;
-    let stop: (() => void) | undefined;
-    const ended = () => signal.removeEventListener("abort", stop as () => void);
     dispatcher.dispatch(request, {
-      onRequestStart(controller) {
-        if (signal.aborted) return controller.abort(signal.reason as Error);
-        stop ??= () => controller.abort(signal.reason as Error);
-        signal.addEventListener("abort", stop, { once: true });
+      onRequestStart(started) {
+        controller = started;
+        if (stopped !== undefined) started.abort(stopped);
       },
-      onResponseStart(controller, statusCode, headers, statusText = "") {
-        body = new ResponseBody(controller);
+      onResponseStart(started, statusCode, headers, statusText = "") {
+        body = new ResponseBody(started);
         resolve({ statusCode, statusText, headers, body });
       },
       onResponseData(_controller, chunk) {
         body?.push(chunk);
       },
       onResponseEnd() {
-        ended();
         body?.finish();
       },
       onResponseError(_controller, error) {
-        ended();
         if (body === undefined) reject(error);
         else body.finish(error);
       },
     });
   });
+  return {
+    response,
+    abort(reason) {
+      stopped ??= reason;
+      controller?.abort(reason); // undici ignores it once the response is complete
+      // undici acts on an abort once the request reached a socket: a stop while connecting is now.
+      rejectHead(reason);
+    },
+  };
 }
 
 /** The connection to one DB-GPT server, shared by every call of a client. */
@@ -283,10 +294,10 @@ export class Transport {
   }
 
   /** @internal */
-  send(http: HttpCall, request: Dispatcher.DispatchOptions, signal: AbortSignal): Promise<HttpResponse> {
-    if (this.closed !== undefined) return Promise.reject(abortedError("the DB-GPT client is closed"));
+  send(http: HttpCall, request: Dispatcher.DispatchOptions): Exchange {
+    if (this.closed !== undefined) throw abortedError("the DB-GPT client is closed");
     this.active.add(http);
-    return exchange(this.dispatcher, request, signal);
+    return exchange(this.dispatcher, request);
   }
 
   /** @internal */
@@ -368,7 +379,7 @@ function validMs(ms: unknown): ms is number {
 }
 
 /**
- * One request and its response: its timers, the abort signal handed to undici, and the one error it
+ * One request and its response: its timers, the exchange it stops, and the one error it
  * ends with. Readers take the (decoded) body with readBody() or textOf().
  */
 export class HttpCall {
@@ -381,7 +392,7 @@ export class HttpCall {
   contextOf: (context: TransportContext) => TransportContext = (context) => context;
   /** Called at once when the call is stopped (the caller's signal, the client closing). */
   onStop: (() => void) | undefined;
-  private readonly controller = new AbortController();
+  private sent: Exchange | undefined;
   private reason: DbgptError | undefined;
   private readonly invalid: DbgptError | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
@@ -416,7 +427,7 @@ export class HttpCall {
   abort(reason: DbgptError, stop = false): void {
     if (this.reason !== undefined) return;
     this.reason = reason;
-    this.controller.abort(reason);
+    this.sent?.abort(reason);
     if (stop) this.onStop?.();
   }
 
@@ -471,15 +482,9 @@ export class HttpCall {
       this.signal?.addEventListener("abort", this.onSignal, { once: true });
       this.startTimers();
       const undiciTimeout = this.idleTimeoutMs >= UNDICI_TIMER_MIN_MS ? Math.ceil(this.idleTimeoutMs) : 0;
-      const signal = this.controller.signal;
       const timeouts = { headersTimeout: undiciTimeout, bodyTimeout: undiciTimeout };
-      const sent = this.transport.send(this, { ...request, ...timeouts }, signal);
-      sent.catch(() => undefined); // after losing the race below, undici rejects it with the abort
-      // undici acts on an abort once the request reached a socket: a stop while connecting is now.
-      const aborted = new Promise<never>((_resolve, reject) =>
-        signal.addEventListener("abort", () => reject(signal.reason), { once: true }),
-      );
-      response = await Promise.race([sent, aborted]);
+      this.sent = this.transport.send(this, { ...request, ...timeouts });
+      response = await this.sent.response;
       this.afterHeaders = true;
       this.idleTimer?.refresh();
       const value = await read(this, response);
