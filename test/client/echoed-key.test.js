@@ -5,28 +5,11 @@
 // seen (a delta that merely ends like the key starts is never held back).
 const { randomBytes } = require("node:crypto");
 const { appPageFault } = require("../support/faults");
+const { keyPieces } = require("../support/secrets");
 const { assert, useEmulator, collect, fold, chatRequest, MODEL } = require("./helpers");
 const { DEFAULT_APPS } = require("../../emulator");
 
 const plainKey = () => `sk-${randomBytes(18).toString("hex")}`;
-
-/** Every string in `value`, object keys too (numbers left out: a hex key's digits can occur in them). */
-function stringsOf(value) {
-  if (typeof value === "string") return [value];
-  if (Array.isArray(value)) return value.flatMap(stringsOf);
-  if (value !== null && typeof value === "object")
-    return Object.entries(value).flatMap(([k, v]) => [k, ...stringsOf(v)]);
-  return [];
-}
-
-/** Every 4-character piece of `key` in the strings of `value`. */
-function pieces(value, key) {
-  const text = stringsOf(value).join("\n");
-  const found = [];
-  for (let i = 0; i + 4 <= key.length; i++)
-    if (text.includes(key.slice(i, i + 4))) found.push(key.slice(i, i + 4));
-  return found;
-}
 
 /** A chat_normal stream chunk as DB-GPT writes it (dbgpt-api.md §5.1). */
 function chunk(content, reasoning = null, { id = "chatcmpl-echo", model = MODEL } = {}) {
@@ -51,7 +34,7 @@ describe("client: a key the server echoes in a successful answer", () => {
       assert.equal(error, undefined, error && error.message);
       const streamed = fold(events).text;
       assert.equal(result.text, "Your key is ***, keep it safe.", `split at ${at}`);
-      assert.deepEqual(pieces({ events, result }, key), [], `split at ${at}`);
+      assert.deepEqual(keyPieces({ events, result }, key, 4), [], `split at ${at}`);
       // The first characters may have gone out before the rest of the key came (never 4 or more).
       const leaked = at > 0 && at < 4 ? key.slice(0, at) : "";
       assert.equal(streamed, `Your key is ${leaked}***, keep it safe.`, `split at ${at}`);
@@ -67,7 +50,7 @@ describe("client: a key the server echoes in a successful answer", () => {
     const { events, result } = await collect(
       ctx.client({ apiKey: key }).chat(chatRequest({ question: "drip" })),
     );
-    assert.deepEqual(pieces({ events, result }, key), []);
+    assert.deepEqual(keyPieces({ events, result }, key, 4), []);
     assert.equal(result.text, "[***]");
     assert.equal(result.reasoning, "[***]");
     // 1 + 3 characters go out before the fourth shows it is the key; the rest waits and is masked.
@@ -88,7 +71,7 @@ describe("client: a key the server echoes in a successful answer", () => {
         ctx.client({ apiKey: key }).chat(chatRequest({ question: "s" })),
       );
       assert.equal(result.text, "Bye *** end");
-      assert.deepEqual(pieces({ events, result }, key), [], `cut at ${cut}`);
+      assert.deepEqual(keyPieces({ events, result }, key, 4), [], `cut at ${cut}`);
       assert.equal(events[1].type, "replace");
       assert.match(fold(events).text, /^Bye (s|sk|sk-)?\*{3,6} end$/, `cut at ${cut}`);
     }
@@ -123,7 +106,7 @@ describe("client: a key the server echoes in a successful answer", () => {
     assert.equal(call.model, "model-***");
     assert.equal(result.id, "***");
     assert.equal(result.model, "model-***");
-    assert.deepEqual(pieces(result, key), []);
+    assert.deepEqual(keyPieces(result, key, 4), []);
 
     ctx.emu.fault({
       status: {
@@ -138,7 +121,7 @@ describe("client: a key the server echoes in a successful answer", () => {
     });
     const whole = await collect(client.chat(chatRequest({ question: "whole", stream: false })));
     assert.equal(whole.result.text, "whole *** answer");
-    assert.deepEqual(pieces(whole, key), []);
+    assert.deepEqual(keyPieces(whole, key, 4), []);
   });
 
   it("apps and lists: every string, names and keys of objects too", async () => {
@@ -148,13 +131,13 @@ describe("client: a key the server echoes in a successful answer", () => {
     ctx.emu.fault(appPageFault([app], 1));
     const { apps } = await client.listApps();
     assert.equal(apps[0].app_name, "name ***");
-    assert.deepEqual(pieces(apps, key), []);
+    assert.deepEqual(keyPieces(apps, key, 4), []);
     ctx.emu.configure({ apps: [app] });
     const one = await client.getApp(app.app_code);
     assert.equal(one.app_name, "name ***");
     assert.equal(one.app_code, app.app_code, "what holds no key is as it came");
     assert.deepEqual(one.details, { "***": ["a ***"] });
-    assert.deepEqual(pieces(one, key), []);
+    assert.deepEqual(keyPieces(one, key, 4), []);
   });
 
   it("without a key nothing is masked", async () => {

@@ -4,25 +4,17 @@
 // inputs that used to slip through: a lone surrogate in an app id, a total_count that is not a whole number.
 const { randomBytes } = require("node:crypto");
 const { appPageFault } = require("../support/faults");
+const { keyPieces } = require("../support/secrets");
 const { assert, useEmulator, rejectsWith } = require("./helpers");
 const { CHAT_PATH, APPS_PATH, DEFAULT_APPS } = require("../../emulator");
 
 const plainKey = () => `sk-${randomBytes(18).toString("hex")}`;
 
-/** Every piece of `key` at least 6 characters long that occurs in `text`. */
-function fragmentsIn(text, key) {
-  const found = [];
-  for (let i = 0; i + 6 <= key.length; i++) {
-    if (text.includes(key.slice(i, i + 6))) found.push(key.slice(i, i + 6));
-  }
-  return found;
-}
-
 function assertNoKey(err, key, ...forms) {
   const texts = [err.message, err.body, err.serverMessage, err.partial, String(err.stack)];
   for (const text of texts) {
     if (text === undefined) continue;
-    assert.deepEqual(fragmentsIn(text, key), [], `a piece of the key in: ${text.slice(0, 400)}`);
+    assert.deepEqual(keyPieces(text, key), [], `a piece of the key in: ${text.slice(0, 400)}`);
     for (const form of forms) assert.ok(!text.includes(form), `the form ${form} in: ${text.slice(0, 400)}`);
   }
 }
@@ -98,7 +90,7 @@ describe("client: the key in errors (masked before cutting, every form)", () => 
       assert.equal(check.code, "DBGPT_HTTP");
       assert.equal(ctx.emu.chatRequests()[0].headers.authorization, `Bearer ${key}`, "the key was sent");
       assert.match(check.message, new RegExp(`HTTP ${status}`));
-      assert.deepEqual(fragmentsIn(check.message, key), [], check.message);
+      assert.deepEqual(keyPieces(check.message, key), [], check.message);
       assertNoKey(check.error, key);
     });
   }
@@ -111,7 +103,7 @@ describe("client: the key in errors (masked before cutting, every form)", () => 
     });
     const check = await ctx.client({ apiKey: key }).testConnection();
     assert.equal(check.ok, false);
-    assert.deepEqual(fragmentsIn(check.message, key), [], check.message);
+    assert.deepEqual(keyPieces(check.message, key), [], check.message);
   });
 });
 
