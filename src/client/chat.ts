@@ -142,7 +142,7 @@ export class ChatCallImpl implements ChatCall, AsyncIterator<ChatEvent> {
   /** Masks the key in what the server reports (id, model), when a key is set. */
   mask: SecretMask | undefined;
   /** id and model as shown, by what the server sent (read per event, they rarely change). */
-  private readonly shown = new Map<string, string>();
+  private shown: Map<string, string> | undefined;
 
   constructor() {
     this.result = new ResultPromise((resolve, reject) => {
@@ -163,6 +163,7 @@ export class ChatCallImpl implements ChatCall, AsyncIterator<ChatEvent> {
 
   private masked<T extends string | undefined>(raw: T): T {
     if (this.mask === undefined || raw === undefined) return raw;
+    this.shown ??= new Map();
     let shown = this.shown.get(raw);
     if (shown === undefined) {
       if (this.shown.size >= 8) this.shown.clear(); // a server that sends a new id per chunk
