@@ -142,7 +142,8 @@ export class Requests<J extends Job> {
     const release = this.running.add(job);
     this.status.requestStarted();
     const running = this.run(job);
-    // Shown after the request went to undici, whose write waits for the same check phase: it comes first.
+    // Queued now: a chat's run() has handed its request to undici, whose write waits for the check phase
+    // too, so the request goes out before the status update is made.
     this.status.refresh();
     void running.finally(() => {
       release();
