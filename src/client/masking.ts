@@ -82,18 +82,27 @@ export class SecretMask {
     return new StreamMask(this);
   }
 
-  /** @internal The first whole form at or after `from` (the longest of those starting there). */
-  find(text: string, from: number): { at: number; end: number } | undefined {
-    let at = -1;
-    let length = 0;
+  /**
+   * @internal The whole forms in `text`, left to right, none overlapping (the longest where several start
+   * at one place). One pass per form, however many times the server repeats the key.
+   */
+  occurrences(text: string): { at: number; end: number }[] {
+    const found: { at: number; end: number }[] = [];
     for (const form of this.forms) {
-      const i = text.indexOf(form, from);
-      if (i !== -1 && (at === -1 || i < at)) {
-        at = i;
-        length = form.length;
+      for (let i = text.indexOf(form); i !== -1; i = text.indexOf(form, i + form.length)) {
+        found.push({ at: i, end: i + form.length });
       }
     }
-    return at === -1 ? undefined : { at, end: at + length };
+    if (found.length < 2) return found;
+    found.sort((a, b) => a.at - b.at || b.end - a.end);
+    const kept: { at: number; end: number }[] = [];
+    let end = 0;
+    for (const hit of found) {
+      if (hit.at < end) continue; // inside the one before
+      kept.push(hit);
+      end = hit.end;
+    }
+    return kept;
   }
 
   /** @internal Where the longest end of `text` (from `from` on) that starts a form begins; text.length if none. */
@@ -108,7 +117,7 @@ export class SecretMask {
 }
 
 export class StreamMask {
-  /** The end of what went out, shorter than MIN_HELD, that may be the start of a form. */
+  /** The end of what went out (as it came, or masked by restart()) that may be the start of a form. */
   private sent = "";
   /** What has not gone out: the start of a form, MIN_HELD characters or more. */
   private held = "";
@@ -121,7 +130,7 @@ export class StreamMask {
     const from = this.sent.length;
     let out = "";
     let pos = from;
-    for (let hit = this.mask.find(text, 0); hit !== undefined; hit = this.mask.find(text, hit.end)) {
+    for (const hit of this.mask.occurrences(text)) {
       if (hit.end <= from) continue;
       // A form may begin in what already went out: the rest of it is masked.
       out += text.slice(pos, Math.max(pos, hit.at)) + MASK;

@@ -124,6 +124,28 @@ describe("client: a key the server echoes in a successful answer", () => {
     assert.deepEqual(keyPieces(whole, key, 4), []);
   });
 
+  it("an answer that repeats the key 20,000 times, in two forms, is masked in one pass per form", async () => {
+    // A key with quotes and backslashes has several forms; searching every form again after each hit
+    // would take minutes here (the test's timeout stops it).
+    const key = `sk-"quoted"\\back\\${randomBytes(8).toString("hex")}`;
+    const escaped = JSON.stringify(key).slice(1, -1);
+    const content = `${"y".repeat(30)}${escaped} ${key}`.repeat(20_000);
+    ctx.emu.fault({
+      status: {
+        status: 200,
+        contentType: "application/json",
+        body: JSON.stringify({
+          id: "chatcmpl-r",
+          model: MODEL,
+          choices: [{ index: 0, message: { role: "assistant", content } }],
+        }),
+      },
+    });
+    const call = ctx.client({ apiKey: key }).chat(chatRequest({ question: "repeat", stream: false }));
+    const { result } = await collect(call);
+    assert.equal(result.text, `${"y".repeat(30)}*** ***`.repeat(20_000));
+  });
+
   it("apps and lists: every string, names and keys of objects too", async () => {
     const key = plainKey();
     const client = ctx.client({ apiKey: key });
