@@ -117,11 +117,6 @@ export class ResponseBody {
     });
   }
 
-  /** Stops the response; its connection is closed. */
-  destroy(): void {
-    if (this.end === undefined) this.controller.abort(new Error("the response was not read to its end"));
-  }
-
   /** @internal From undici. */
   push(chunk: Buffer): void {
     if (this.end !== undefined) return;
@@ -524,7 +519,7 @@ export class HttpCall {
     this.signal?.removeEventListener("abort", this.onSignal);
     this.transport.forget(this);
     if (response !== undefined && (!ok || !response.body.complete)) {
-      response.body.destroy();
+      this.sent?.abort(new Error("the response was not read to its end")); // a no-op after abort()
       this.transport.retire();
     }
   }
