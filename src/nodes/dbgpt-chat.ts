@@ -55,7 +55,8 @@ function setUpChatNode(RED: NodeAPI, node: Node, def: ChatDef): void {
     try {
       if (!settings) throw settingsProblem;
       const server = findServer(RED, def.server);
-      const asked = await chatRequestOf(RED, node, def, settings, msg, server.defaultModel);
+      const reading = chatRequestOf(RED, node, def, settings, msg, server.defaultModel);
+      const asked = reading instanceof Promise ? await reading : reading;
       if (asked.fromMessages) warn("messages-array", MESSAGES_ARRAY_NOTICE);
       const controller = new AbortController();
       const callOptions = callOptionsOf(msg, controller);

@@ -28,7 +28,8 @@ function setUpGetAppNode(RED: NodeAPI, node: Node, def: GetAppDef): void {
   const appId = def.appId ?? (appIdType === "msg" ? "payload" : "");
 
   handleSingleRequests(RED, node, def.server, async (msg, client, options) => {
-    const id = appIdOf(await evaluateTypedInput(RED, node, "app id", appId, appIdType, msg));
+    const read = evaluateTypedInput(RED, node, "app id", appId, appIdType, msg);
+    const id = appIdOf(read instanceof Promise ? await read : read.value);
     const app = await client.getApp(id, options);
     return { payload: app, dbgpt: { app_code: id } };
   });

@@ -247,6 +247,25 @@ describe("dbgpt-chat failures", function () {
     assert.deepEqual(c.statuses.at(-1), {}, "the status clears after the good answer");
   });
 
+  it("a TypedInput that cannot be read is DBGPT_INVALID_INPUT naming it, at once or later (JSONata)", async () => {
+    const cases = [
+      [{ input: "a[", inputType: "msg" }, /input: cannot read msg "a\["/],
+      [
+        { chatParam: "$error('no space')", chatParamType: "jsonata" },
+        /chat param: cannot read jsonata .*no space/,
+      ],
+      [{ convUid: "$$$(", convUidType: "jsonata" }, /conversation id: cannot read jsonata/],
+    ];
+    for (const [props, message] of cases) {
+      const c = await loadChat(emu.url, { chatMode: "chat_knowledge", chatParam: "default_space", ...props });
+      assertFailure(await failing(c, { payload: "hi" }), "DBGPT_INVALID_INPUT", { message, partial: "" });
+      c.node.receive({ payload: "hi", topic: "again" });
+      await waitFor(() => c.caught.length === 2, "the second failure: the node keeps serving");
+      await helper.unload();
+    }
+    assert.equal(emu.chatRequests().length, 0);
+  });
+
   it("an empty chat param outside chat_normal is DBGPT_INVALID_INPUT before any request", async () => {
     const c = await loadChat(emu.url, { chatMode: "chat_app", chatParam: "" });
     const caught = await failing(c, { payload: "hi" });

@@ -298,6 +298,25 @@ describe("dbgpt-chat output", function () {
     }
   });
 
+  it("reads JSONata TypedInputs, which Node-RED answers later, like the others", async () => {
+    const c = await loadChat(emu.url, {
+      chatMode: "chat_knowledge",
+      chatParam: '"default_" & space',
+      chatParamType: "jsonata",
+      input: '"Q: " & payload',
+      inputType: "jsonata",
+      convUid: '$string(n) & "-conv"',
+      convUidType: "jsonata",
+    });
+    const final = await ask(c, { payload: "hi", space: "space", n: 7 });
+    const body = emu.chatRequests()[0].body;
+    assert.equal(body.messages, "Q: hi");
+    assert.equal(body.chat_param, "default_space");
+    assert.equal(body.conv_uid, "7-conv");
+    assert.equal(final.payload, answerFor("Q: hi", { chatMode: "chat_knowledge" }));
+    assert.equal(final.conv_uid, "7-conv");
+  });
+
   it("sends the last user message of an OpenAI-style array and warns once", async () => {
     const c = await loadChat(emu.url, { chatMode: "chat_normal" });
     const messages = [

@@ -62,6 +62,23 @@ describe("dbgpt-get-app", function () {
     assert.equal(out[0].payload.app_code, KNOWN);
   });
 
+  it("takes the id from a JSONata TypedInput (answered later), and reports one that fails", async () => {
+    await helper.load(NODES, getFlow(emu.url, { appId: "$.app.code", appIdType: "jsonata" }));
+    const out = collect("out");
+    const caught = collect("caught");
+    helper.getNode("get").receive({ payload: "ignored", app: { code: KNOWN } });
+    await waitFor(() => out.length === 1, "the app");
+    assert.equal(out[0].payload.app_code, KNOWN);
+    await helper.unload();
+    await helper.load(NODES, getFlow(emu.url, { appId: "$error('no app')", appIdType: "jsonata" }));
+    const failed = collect("caught");
+    helper.getNode("get").receive({ payload: "x" });
+    await waitFor(() => failed.length === 1, "the failure");
+    assert.equal(failed[0].error.code, "DBGPT_INVALID_INPUT");
+    assert.match(failed[0].error.message, /app id: cannot read jsonata .*no app/);
+    assert.equal(caught.length, 0);
+  });
+
   it("accepts the app objects of list-apps after a split", async () => {
     const flow = flowWith(emu.url, [
       { id: "list", type: "dbgpt-list-apps", server: "cfg", agentAppsOnly: false, wires: [["splitter"]] },

@@ -94,28 +94,56 @@ export const MESSAGES_ARRAY_NOTICE =
   "the input is an OpenAI-style messages array: only the last user message is sent " +
   "(DB-GPT keeps the conversation history per conv_uid)";
 
+/** A message's chat request; `fromMessages`: the input was an OpenAI-style messages array. */
+export interface AskedRequest {
+  request: ConversationRequest;
+  fromMessages: boolean;
+}
+
+/** The TypedInputs in the order they are read and checked. */
+const TYPED_INPUT_ORDER = ["input", "chatParam", "model", "convUid"] as const;
+
 /**
- * The request for one message, checked before anything is sent. `fromMessages`: the input was an
- * OpenAI-style messages array (only its last user message is sent).
+ * The request for one message, checked before anything is sent (an OpenAI-style messages array sends only
+ * its last user message). At once when Node-RED reads every TypedInput at once, as it does for all but
+ * JSONata and asynchronous context stores: then nothing waits before the request goes out.
  */
-export async function chatRequestOf(
+export function chatRequestOf(
   RED: NodeAPI,
   node: Node,
   def: ChatDef,
   settings: ChatSettings,
   msg: InputMessage,
   defaultModel: string,
-): Promise<{ request: ConversationRequest; fromMessages: boolean }> {
-  const typedInput = (name: keyof typeof TYPED_INPUTS): Promise<unknown> => {
+): AskedRequest | Promise<AskedRequest> {
+  const reads = TYPED_INPUT_ORDER.map((name) => {
     const fallback = TYPED_INPUTS[name];
     const value = (def[name] as string | undefined) ?? fallback.value;
     const type = (def[`${name}Type`] as string | undefined) || fallback.type;
-    if (isBlank(value)) return Promise.resolve(undefined);
+    if (isBlank(value)) return { value: undefined };
     return evaluateTypedInput(RED, node, fallback.label, value, type, msg);
-  };
-  const { question, fromMessages } = parseQuestion(await typedInput("input"));
+  });
+  if (reads.some((read) => read instanceof Promise)) {
+    return Promise.all(reads.map((read) => (read instanceof Promise ? read : read.value))).then((values) =>
+      requestOf(settings, msg, defaultModel, values),
+    );
+  }
+  return requestOf(
+    settings,
+    msg,
+    defaultModel,
+    reads.map((read) => (read as { value: unknown }).value),
+  );
+}
 
-  const chatParamValue = await typedInput("chatParam");
+/** The request from the TypedInputs' values (in TYPED_INPUT_ORDER) and the message's overrides. */
+function requestOf(
+  settings: ChatSettings,
+  msg: InputMessage,
+  defaultModel: string,
+  [inputValue, chatParamValue, modelValue, convUidValue]: unknown[],
+): AskedRequest {
+  const { question, fromMessages } = parseQuestion(inputValue);
   const chatParam = isBlank(chatParamValue)
     ? undefined
     : parseProperty("chat param", chatParamValue, parseText, "");
@@ -124,9 +152,7 @@ export async function chatRequestOf(
       `the chat param (app, knowledge space, flow or database) is empty; ${settings.chatMode} needs one`,
     );
   }
-  const modelValue = await typedInput("model");
   const model = isBlank(modelValue) ? defaultModel : parseProperty("model", modelValue, parseText, "");
-  const convUidValue = await typedInput("convUid");
   const convUid = isBlank(convUidValue)
     ? randomUUID()
     : parseProperty("conversation id", convUidValue, parseText, "");

@@ -120,7 +120,12 @@ export function callOptionsOf(msg: InputMessage, controller: AbortController): C
   return options;
 }
 
-/** Resolves a TypedInput (str, msg, flow, global, env, ...) for one message. */
+/**
+ * Resolves a TypedInput (str, msg, flow, global, env, ...) for one message. Node-RED answers most types
+ * at once, and then so does this: `{ value }`, with no promise or microtask before the request can be
+ * sent; only an asynchronous one (JSONata, flow or global in an asynchronous context store) gives a
+ * promise. A value that cannot be read throws (or rejects with) DBGPT_INVALID_INPUT.
+ */
 export function evaluateTypedInput(
   RED: NodeAPI,
   node: Node,
@@ -128,20 +133,30 @@ export function evaluateTypedInput(
   value: string,
   type: string,
   msg: InputMessage,
-): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const fail = (err: unknown) =>
-      reject(
-        invalidInputError(`${field}: cannot read ${type} "${value}": ${(err as Error)?.message ?? err}`),
-      );
-    try {
-      RED.util.evaluateNodeProperty(value, type, node, msg, (err: Error | null, result: unknown) =>
-        err ? fail(err) : resolve(result),
-      );
-    } catch (err) {
-      fail(err);
-    }
-  });
+): { value: unknown } | Promise<unknown> {
+  let outcome: { value: unknown } | { error: unknown } | undefined;
+  let later: ((settled: { value: unknown } | { error: unknown }) => void) | undefined;
+  const settle = (settled: { value: unknown } | { error: unknown }) => {
+    if (outcome !== undefined) return;
+    outcome = settled;
+    later?.(settled);
+  };
+  const problem = (err: unknown) =>
+    invalidInputError(`${field}: cannot read ${type} "${value}": ${(err as Error)?.message ?? err}`);
+  try {
+    RED.util.evaluateNodeProperty(value, type, node, msg, (err: Error | null, result: unknown) =>
+      settle(err ? { error: err } : { value: result }),
+    );
+  } catch (err) {
+    settle({ error: err });
+  }
+  if (outcome === undefined) {
+    return new Promise((resolve, reject) => {
+      later = (settled) => ("error" in settled ? reject(problem(settled.error)) : resolve(settled.value));
+    });
+  }
+  if ("error" in outcome) throw problem(outcome.error);
+  return outcome;
 }
 
 /** A short, key-free description of a bad value for error messages. */
