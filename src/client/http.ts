@@ -393,6 +393,7 @@ export class HttpCall {
   private idleTimer: NodeJS.Timeout | undefined;
   private deadlineTimer: NodeJS.Timeout | undefined;
   private waitingForConsumer = false;
+  private ended = false;
   private readonly signal: AbortSignal | undefined;
   private readonly onSignal = () => this.abort(abortedError(), true);
 
@@ -474,11 +475,12 @@ export class HttpCall {
     try {
       if (this.invalid !== undefined) throw this.invalid;
       if (this.signal?.aborted) throw abortedError();
-      this.signal?.addEventListener("abort", this.onSignal, { once: true });
-      this.startTimers();
       const undiciTimeout = this.idleTimeoutMs >= UNDICI_TIMER_MIN_MS ? Math.ceil(this.idleTimeoutMs) : 0;
       const timeouts = { headersTimeout: undiciTimeout, bodyTimeout: undiciTimeout };
       this.sent = this.transport.send(this, { ...request, ...timeouts });
+      // undici writes the request in a setImmediate; this one runs right after it, so the request goes out
+      // first. Nothing can answer before then, and a stop in between shows in signal.aborted.
+      setImmediate(() => this.watch());
       response = await this.sent.response;
       this.afterHeaders = true;
       this.idleTimer?.refresh();
@@ -493,6 +495,14 @@ export class HttpCall {
       if (failure.code === "DBGPT_ABORTED") throw failure;
       throw withoutSecret(this.decorate(failure), this.transport.options.apiKey);
     }
+  }
+
+  /** Starts the timers and listens to the caller's signal, unless the call has ended already. */
+  private watch(): void {
+    if (this.ended) return;
+    if (this.signal?.aborted) return this.onSignal();
+    this.signal?.addEventListener("abort", this.onSignal, { once: true });
+    this.startTimers();
   }
 
   private startTimers(): void {
@@ -513,6 +523,7 @@ export class HttpCall {
   }
 
   private end(response: HttpResponse | undefined, ok: boolean): void {
+    this.ended = true;
     clearTimeout(this.idleTimer);
     clearTimeout(this.deadlineTimer);
     this.idleTimer = undefined;

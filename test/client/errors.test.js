@@ -389,6 +389,16 @@ describe("client errors, timeouts and aborts", () => {
       assert.equal(ctx.emu.requests.length, 0);
     });
 
+    it("a signal aborted right after the call, before the request is written, stops it", async () => {
+      ctx.emu.fault({ stall: "before-headers" });
+      const controller = new AbortController();
+      const call = ctx.client().chat(chatRequest({ question: "q" }), { signal: controller.signal });
+      controller.abort();
+      const result = await call.result;
+      assert.deepEqual([result.stopped, result.text], [true, ""]);
+      await ctx.emu.waitForConnections(0, 2000);
+    });
+
     it("aborting while waiting for the headers closes the socket", async () => {
       ctx.emu.fault({ stall: "before-headers" });
       const controller = new AbortController();
