@@ -189,13 +189,12 @@ describe("client: answers as data (dbgpt-artifacts.md)", function () {
   describe("the emulator's conversations", () => {
     const QUESTION = "how many orders per city last month?";
 
+    /** The result of one chat with streaming off. */
+    const wholeResult = (client, chatMode, chatParam, question) =>
+      client.chat(chatRequest({ chatMode, chatParam, question, stream: false })).result;
+
     it("chat_data, stream off: the rows of the built-in table exactly (null, floats, datetimes, escaping)", async () => {
-      const call = ctx
-        .client()
-        .chat(
-          chatRequest({ chatMode: "chat_data", chatParam: "dbgpt_test", question: QUESTION, stream: false }),
-        );
-      const result = await call.result;
+      const result = await wholeResult(ctx.client(), "chat_data", "dbgpt_test", QUESTION);
       const expected = artifacts.chatData("orders");
       assert.equal(result.text, expected.readable);
       assert.equal(result.text, answerFor(QUESTION, { chatMode: "chat_data", stream: false }));
@@ -263,14 +262,7 @@ describe("client: answers as data (dbgpt-artifacts.md)", function () {
 
     it("chat_dashboard, both ways: three charts pivoted (string primary, datetime primary, sums)", async () => {
       const client = ctx.client();
-      const whole = await client.chat(
-        chatRequest({
-          chatMode: "chat_dashboard",
-          chatParam: "dbgpt_test",
-          question: "[data] orders",
-          stream: false,
-        }),
-      ).result;
+      const whole = await wholeResult(client, "chat_dashboard", "dbgpt_test", "[data] orders");
       assert.equal(whole.text, "Orders by city; Orders per day; Total");
       assert.deepEqual(
         whole.charts.map((c) => c.rows),
@@ -306,14 +298,7 @@ describe("client: answers as data (dbgpt-artifacts.md)", function () {
 
     it("chat_knowledge [refs], both ways: citations in the text, chunks as data, once (the stored view has them twice)", async () => {
       const client = ctx.client();
-      const whole = await client.chat(
-        chatRequest({
-          chatMode: "chat_knowledge",
-          chatParam: "default_space",
-          question: "[refs] q",
-          stream: false,
-        }),
-      ).result;
+      const whole = await wholeResult(client, "chat_knowledge", "default_space", "[refs] q");
       assert.equal(whole.text, artifacts.KNOWLEDGE_ANNOTATED);
       assert.deepEqual(whole.references, artifacts.knowledgeReferences());
       const request = chatRequest({
@@ -342,9 +327,7 @@ describe("client: answers as data (dbgpt-artifacts.md)", function () {
       assert.equal(result.text, expected.readable);
       assert.deepEqual(result.charts, expected.charts);
       assert.equal(result.raw, artifacts.flowVisText());
-      const whole = await client.chat(
-        chatRequest({ chatMode: "chat_flow", chatParam: "flow-1", question: "[vis] q", stream: false }),
-      ).result;
+      const whole = await wholeResult(client, "chat_flow", "flow-1", "[vis] q");
       assert.equal(whole.text, "Orders per city for small baskets.");
       assert.deepEqual(whole.charts, expected.charts);
     });

@@ -35,6 +35,16 @@ const FINAL_KEYS = [
   "type",
 ];
 
+/** Chat node properties for TypedInputs: { name: [type, value] } -> { name: value, nameType: type }. */
+function typedInputs(inputs) {
+  return Object.fromEntries(
+    Object.entries(inputs).flatMap(([name, [type, value]]) => [
+      [name, value],
+      [`${name}Type`, type],
+    ]),
+  );
+}
+
 /** Sends one message and waits for its final message (or failure). */
 async function ask(c, msg, count = c.final.length + c.caught.length + 1) {
   c.node.receive(msg);
@@ -270,14 +280,12 @@ describe("dbgpt-chat output", function () {
   it("reads model, chat param, input and conversation id from TypedInputs", async () => {
     const c = await loadChat(emu.url, {
       chatMode: "chat_knowledge",
-      chatParam: "space",
-      chatParamType: "msg",
-      model: "DBGPT_TEST_MODEL",
-      modelType: "env",
-      input: "question.text",
-      inputType: "msg",
-      convUid: "session",
-      convUidType: "flow",
+      ...typedInputs({
+        chatParam: ["msg", "space"],
+        model: ["env", "DBGPT_TEST_MODEL"],
+        input: ["msg", "question.text"],
+        convUid: ["flow", "session"],
+      }),
     });
     process.env.DBGPT_TEST_MODEL = "gpt-4o";
     try {
@@ -301,15 +309,16 @@ describe("dbgpt-chat output", function () {
   it("reads JSONata TypedInputs, which Node-RED answers later, like the others", async () => {
     const c = await loadChat(emu.url, {
       chatMode: "chat_knowledge",
-      chatParam: '"default_" & space',
-      chatParamType: "jsonata",
-      input: '"Q: " & payload',
-      inputType: "jsonata",
-      convUid: '$string(n) & "-conv"',
-      convUidType: "jsonata",
+      ...typedInputs({
+        chatParam: ["jsonata", '"default_" & space'],
+        model: ["msg", "llm"],
+        input: ["jsonata", '"Q: " & payload'],
+        convUid: ["jsonata", '$string(n) & "-conv"'],
+      }),
     });
-    const final = await ask(c, { payload: "hi", space: "space", n: 7 });
+    const final = await ask(c, { payload: "hi", space: "space", n: 7, llm: "gpt-4o" });
     const body = emu.chatRequests()[0].body;
+    assert.equal(body.model, "gpt-4o");
     assert.equal(body.messages, "Q: hi");
     assert.equal(body.chat_param, "default_space");
     assert.equal(body.conv_uid, "7-conv");
