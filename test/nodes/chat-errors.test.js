@@ -255,14 +255,32 @@ describe("dbgpt-chat failures", function () {
         /chat param: cannot read jsonata .*no space/,
       ],
       [{ convUid: "$$$(", convUidType: "jsonata" }, /conversation id: cannot read jsonata/],
+      // A JSONata input still pending when a later one fails at once: that failure, and nothing unhandled.
+      [
+        { input: "$error('late')", inputType: "jsonata", chatParam: "a[", chatParamType: "msg" },
+        /chat param: cannot read msg "a\[/,
+      ],
     ];
-    for (const [props, message] of cases) {
-      const c = await loadChat(emu.url, { chatMode: "chat_knowledge", chatParam: "default_space", ...props });
-      assertFailure(await failing(c, { payload: "hi" }), "DBGPT_INVALID_INPUT", { message, partial: "" });
-      c.node.receive({ payload: "hi", topic: "again" });
-      await waitFor(() => c.caught.length === 2, "the second failure: the node keeps serving");
-      await helper.unload();
+    const unhandled = [];
+    const onUnhandled = (reason) => unhandled.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      for (const [props, message] of cases) {
+        const c = await loadChat(emu.url, {
+          chatMode: "chat_knowledge",
+          chatParam: "default_space",
+          ...props,
+        });
+        assertFailure(await failing(c, { payload: "hi" }), "DBGPT_INVALID_INPUT", { message, partial: "" });
+        c.node.receive({ payload: "hi", topic: "again" });
+        await waitFor(() => c.caught.length === 2, "the second failure: the node keeps serving");
+        await sleep(50);
+        await helper.unload();
+      }
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
     }
+    assert.deepEqual(unhandled, []);
     assert.equal(emu.chatRequests().length, 0);
   });
 

@@ -116,13 +116,23 @@ export function chatRequestOf(
   msg: InputMessage,
   defaultModel: string,
 ): AskedRequest | Promise<AskedRequest> {
-  const reads = TYPED_INPUT_ORDER.map((name) => {
-    const fallback = TYPED_INPUTS[name];
-    const value = (def[name] as string | undefined) ?? fallback.value;
-    const type = (def[`${name}Type`] as string | undefined) || fallback.type;
-    if (isBlank(value)) return { value: undefined };
-    return evaluateTypedInput(RED, node, fallback.label, value, type, msg);
-  });
+  const reads: ({ value: unknown } | Promise<unknown>)[] = [];
+  try {
+    for (const name of TYPED_INPUT_ORDER) {
+      const fallback = TYPED_INPUTS[name];
+      const value = (def[name] as string | undefined) ?? fallback.value;
+      const type = (def[`${name}Type`] as string | undefined) || fallback.type;
+      reads.push(
+        isBlank(value)
+          ? { value: undefined }
+          : evaluateTypedInput(RED, node, fallback.label, value, type, msg),
+      );
+    }
+  } catch (err) {
+    // This input failed at once: an earlier one still being read is dropped, its failure with it.
+    for (const read of reads) if (read instanceof Promise) read.catch(() => undefined);
+    throw err;
+  }
   if (reads.some((read) => read instanceof Promise)) {
     return Promise.all(reads.map((read) => (read instanceof Promise ? read : read.value))).then((values) =>
       requestOf(settings, msg, defaultModel, values),
