@@ -46,11 +46,10 @@ export function parseServerJson(text: string): unknown {
 /** How many `{` and `[` the text has, counted up to MAX_JSON_DEPTH + 1 (indexOf skips the rest). */
 function openingBrackets(text: string): number {
   let count = 0;
-  for (const bracket of ["{", "["]) {
-    for (let at = text.indexOf(bracket); at !== -1; at = text.indexOf(bracket, at + 1)) {
-      if (++count > MAX_JSON_DEPTH) return count;
-    }
-  }
+  for (let at = text.indexOf("{"); at !== -1 && count <= MAX_JSON_DEPTH; at = text.indexOf("{", at + 1))
+    count++;
+  for (let at = text.indexOf("["); at !== -1 && count <= MAX_JSON_DEPTH; at = text.indexOf("[", at + 1))
+    count++;
   return count;
 }
 
