@@ -24,7 +24,6 @@ import {
   withoutSecret,
 } from "./errors";
 import { Transport, type TextResponse } from "./http";
-import { SecretMask } from "./masking";
 import { DEFAULT_MAX_EVENT_BYTES, parseServerJson } from "./stream";
 import type {
   App,
@@ -151,8 +150,6 @@ export class DbgptClient {
   readonly baseUrl: string;
   private readonly transport: Transport;
   private readonly maxEventBytes: number;
-  /** The key in what the server answers (it may echo it): masked everywhere. */
-  private readonly mask: SecretMask | undefined;
 
   constructor(options: ClientOptions) {
     if (options === null || typeof options !== "object")
@@ -178,7 +175,6 @@ export class DbgptClient {
       throw invalidInputError("maxEventBytes must be a positive integer");
     }
     this.maxEventBytes = maxEventBytes;
-    this.mask = apiKey === undefined ? undefined : new SecretMask(apiKey);
     const env = process.env;
     const useEnvProxy =
       options.useEnvProxy ?? Boolean(env.HTTP_PROXY || env.http_proxy || env.HTTPS_PROXY || env.https_proxy);
@@ -310,7 +306,7 @@ export class DbgptClient {
       probe.status >= 200 && probe.status < 300
         ? protocolError(`DB-GPT answered an empty chat request with HTTP ${probe.status}`, probe.text)
         : this.transport.responseError(probe),
-      this.transport.options.apiKey,
+      this.transport.mask,
     );
     return {
       ok: false,
@@ -327,7 +323,7 @@ export class DbgptClient {
    * the call (DBGPT_INVALID_INPUT) before anything is sent.
    */
   chat(request: ChatRequest, options?: CallOptions): ChatCall {
-    return startChat(this.transport, request, options, this.maxEventBytes, this.mask);
+    return startChat(this.transport, request, options, this.maxEventBytes, this.transport.mask);
   }
 
   /**
@@ -443,7 +439,8 @@ export class DbgptClient {
       const errMsg = typeof envelope.err_msg === "string" ? envelope.err_msg : undefined;
       throw unsuccessfulResultError(response.status, response.text, errMsg);
     }
-    return this.mask === undefined ? envelope.data : this.mask.deep(envelope.data);
+    const mask = this.transport.mask;
+    return mask === undefined ? envelope.data : mask.deep(envelope.data);
   }
 
   private failedCheck(
@@ -453,7 +450,7 @@ export class DbgptClient {
   ): ConnectionCheck {
     if (isDbgptError(err) && err.code === "DBGPT_ABORTED") throw err;
     if (!isDbgptError(err)) return { ok: false, outcome, message: `${what}: ${String(err)}` };
-    const masked = withoutSecret(err, this.transport.options.apiKey);
+    const masked = withoutSecret(err, this.transport.mask);
     return { ok: false, outcome, message: `${what}: ${masked.message}`, code: masked.code, error: masked };
   }
 }

@@ -3,7 +3,7 @@
  * Every failure the client reports is a DbgptError; callers switch on `code`.
  */
 import { maxHeaderSize } from "node:http";
-import { SecretMask } from "./masking";
+import type { SecretMask } from "./masking";
 
 export const ERROR_CODES = [
   "DBGPT_CONNECT",
@@ -368,13 +368,12 @@ export function abortedError(reason = "the request was aborted"): DbgptError {
 }
 
 /**
- * The same error with every form of `secret` masked (errors never carry the API key). The texts are masked
- * before they are cut (the 4 KB body, the server's message in the error text), so no fragment of a key
- * survives at a cut point.
+ * The same error with every form of the key masked by `secretMask` (errors never carry the API key). The
+ * texts are masked before they are cut (the 4 KB body, the server's message in the error text), so no
+ * fragment of a key survives at a cut point.
  */
-export function withoutSecret(err: DbgptError, secret: string | undefined): DbgptError {
-  if (secret === undefined || secret === "") return err;
-  const secretMask = new SecretMask(secret);
+export function withoutSecret(err: DbgptError, secretMask: SecretMask | undefined): DbgptError {
+  if (secretMask === undefined) return err;
   const mask: Mask = (text) => secretMask.text(text);
   const has = (text: string | undefined) => text !== undefined && mask(text) !== text;
   const causeText =

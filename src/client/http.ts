@@ -28,6 +28,7 @@ import {
   withoutSecret,
   type TransportContext,
 } from "./errors";
+import { SecretMask } from "./masking";
 
 /** JSON bodies (app lists, error envelopes) larger than this are DBGPT_PROTOCOL. */
 const MAX_JSON_BODY_BYTES = 64 * 1024 * 1024;
@@ -234,12 +235,15 @@ export class Transport {
   private readonly retired = new Set<Dispatcher>();
   private readonly active = new Set<HttpCall>();
   private closed: Promise<void> | undefined;
+  /** The key in what the server answers (it may echo it): one masker for every call's answer and error. */
+  readonly mask: SecretMask | undefined;
 
   constructor(readonly options: TransportOptions) {
     const url = new URL(options.baseUrl);
     this.origin = url.origin;
     this.basePath = url.pathname.replace(/\/+$/, "");
     this.baseHeaders = options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {};
+    this.mask = options.apiKey ? new SecretMask(options.apiKey) : undefined;
     this.dispatcher = this.newDispatcher();
   }
 
@@ -493,7 +497,7 @@ export class HttpCall {
       this.abort(failure);
       this.end(response, false);
       if (failure.code === "DBGPT_ABORTED") throw failure;
-      throw withoutSecret(this.decorate(failure), this.transport.options.apiKey);
+      throw withoutSecret(this.decorate(failure), this.transport.mask);
     }
   }
 

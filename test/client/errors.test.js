@@ -451,7 +451,7 @@ describe("client errors, timeouts and aborts", () => {
       partial: "x",
       cause,
     });
-    const clean = client.withoutSecret(err, "sk-top-secret");
+    const clean = client.withoutSecret(err, new client.SecretMask("sk-top-secret"));
     assert.equal(clean.message, "failed with ***");
     assert.equal(clean.body, "echo ***");
     assert.equal(clean.serverMessage, "***?");
@@ -459,7 +459,7 @@ describe("client errors, timeouts and aborts", () => {
     assert.equal(clean.cause, undefined);
     assert.ok(!String(clean.stack).includes("sk-top-secret"));
     const untouched = new client.DbgptError("DBGPT_HTTP", "fine", { cause: new Error("fine too") });
-    assert.equal(client.withoutSecret(untouched, "sk-top-secret"), untouched);
+    assert.equal(client.withoutSecret(untouched, new client.SecretMask("sk-top-secret")), untouched);
   });
 
   it("model errors, bad requests and protocol errors leave no socket open", async () => {
