@@ -14,12 +14,10 @@ const { bodyErrors, errMsg, readBody, toBool } = require("./validate");
 const { normalizeFault, faultMatches } = require("./faults");
 const { writeResponse } = require("./writer");
 
+// The paths are written here from dbgpt-api.md, not taken from the client: a spec that shared the client's
+// constants could not catch a wrong path in it.
 const CHAT_PATH = "/api/v2/chat/completions";
 const APPS_PATH = "/api/v2/serve/apps";
-const MODELS_PATH = "/api/v2/serve/model/models";
-const KNOWLEDGE_SPACES_PATH = "/api/v2/serve/knowledge/spaces";
-const CHAT_FLOWS_PATH = "/api/v2/serve/awel/chat/flows";
-const DATASOURCES_PATH = "/api/v2/serve/datasources";
 const HISTORY_PATH = "/api/v1/chat/dialogue/messages/history";
 const CHAT_FLOW_CATEGORIES = ["chat_flow", "chat_agent"];
 const CONTROL_PREFIX = "/__emulator/";
@@ -347,21 +345,29 @@ async function startEmulator(options = {}) {
     });
   }
 
-  /** The picker routes of §10: knowledge spaces (no key), chat flows and datasources (key checked). */
-  function handleServeLists(req, path, query) {
-    if (path === KNOWLEDGE_SPACES_PATH) return paginated(config.knowledgeSpaces, query);
-    if (path !== CHAT_FLOWS_PATH && path !== DATASOURCES_PATH) return null;
+  /** A route that needs the key (§10): DB-GPT's 401 without a valid one. */
+  function keyed(req, answer) {
     if (!authorized(req))
       return render.resultFailed(401, "401", render.openaiErrorRepr("", "invalid_api_key"));
-    if (path === CHAT_FLOWS_PATH) {
-      return paginated(
-        config.flows.filter((f) => CHAT_FLOW_CATEGORIES.includes(f.flow_category)),
-        query,
-      );
-    }
-    const dbType = query.db_type;
-    return render.resultOk(dbType ? config.databases.filter((d) => d.db_type === dbType) : config.databases);
+    return answer();
   }
+
+  /** The GET routes of §10 besides apps and history: models, and the pickers' lists (a page each). */
+  const LIST_ROUTES = {
+    "/api/v2/serve/model/models": () => render.resultOk(config.models),
+    "/api/v2/serve/knowledge/spaces": (req, query) => paginated(config.knowledgeSpaces, query),
+    "/api/v2/serve/awel/chat/flows": (req, query) =>
+      keyed(req, () => {
+        const flows = config.flows.filter((f) => CHAT_FLOW_CATEGORIES.includes(f.flow_category));
+        return paginated(flows, query);
+      }),
+    "/api/v2/serve/datasources": (req, query) =>
+      keyed(req, () => {
+        const dbType = query.db_type;
+        const databases = config.databases;
+        return render.resultOk(dbType ? databases.filter((d) => d.db_type === dbType) : databases);
+      }),
+  };
 
   function notFoundPage() {
     return {
@@ -664,13 +670,8 @@ async function startEmulator(options = {}) {
       response = handleApps(path, query) || notFoundPage();
     } else if (req.method === "GET" && path === HISTORY_PATH) {
       response = handleHistory(query);
-    } else if (req.method === "GET" && path === MODELS_PATH) {
-      response = render.resultOk(config.models);
-    } else if (
-      req.method === "GET" &&
-      [KNOWLEDGE_SPACES_PATH, CHAT_FLOWS_PATH, DATASOURCES_PATH].includes(path)
-    ) {
-      response = handleServeLists(req, path, query);
+    } else if (req.method === "GET" && Object.hasOwn(LIST_ROUTES, path)) {
+      response = LIST_ROUTES[path](req, query);
     } else if (req.method === "GET" || req.method === "HEAD") {
       response = notFoundPage();
     } else {

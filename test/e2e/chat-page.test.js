@@ -135,12 +135,15 @@ describe("chat page example (Dashboard 2.0) in chromium", function () {
     }
   });
 
-  const QA = "[long:40] tab A, first question";
-  const QB = "[long:50] tab B, first question";
-  const Q_STOP = "[long:400] tab A, a long answer to stop";
-  const QB2 = "[long:45] tab B keeps going";
-  const Q_HISTORY = "[echo-history] tab A: what did I ask?";
-  const Q_DATA = "[data] how many orders per city?";
+  /** What the tabs ask: the emulator's [long:N] / [echo-history] / [data] prefixes choose its answer. */
+  const ASK = {
+    a: "[long:40] tab A, first question",
+    b: "[long:50] tab B, first question",
+    stop: "[long:400] tab A, a long answer to stop",
+    b2: "[long:45] tab B keeps going",
+    history: "[echo-history] tab A: what did I ask?",
+    data: "[data] how many orders per city?",
+  };
 
   it("serves the page from Node-RED alone (no CDN), with an empty conversation", async function () {
     await screenshot(tabA, "chat-page-1-empty.png");
@@ -149,16 +152,16 @@ describe("chat page example (Dashboard 2.0) in chromium", function () {
   });
 
   it("two tabs ask at once: each answer grows in steps, and each tab sees only its own", async function () {
-    await Promise.all([ask(tabA, QA), ask(tabB, QB)]);
+    await Promise.all([ask(tabA, ASK.a), ask(tabB, ASK.b)]);
     await tabA.waitForFunction(() => (window.dbgptSteps["0"] || []).length >= 2);
     await screenshot(tabA, "chat-page-2-streaming-a.png");
     await screenshot(tabB, "chat-page-2-streaming-b.png");
     await Promise.all([waitForState(tabA, 0, "done"), waitForState(tabB, 0, "done")]);
-    await assertGrew(tabA, 0, answerFor(QA));
-    await assertGrew(tabB, 0, answerFor(QB));
+    await assertGrew(tabA, 0, answerFor(ASK.a));
+    await assertGrew(tabB, 0, answerFor(ASK.b));
     for (const [page, own, other] of [
-      [tabA, QA, QB],
-      [tabB, QB, QA],
+      [tabA, ASK.a, ASK.b],
+      [tabB, ASK.b, ASK.a],
     ]) {
       assert.equal(await page.locator(".dbgpt-turn").count(), 1);
       const text = await page.locator(".dbgpt-chat").textContent();
@@ -172,7 +175,7 @@ describe("chat page example (Dashboard 2.0) in chromium", function () {
   });
 
   it("Stop stops only that tab's answer: it stays partial while the other tab's completes", async function () {
-    await Promise.all([ask(tabA, Q_STOP), ask(tabB, QB2)]);
+    await Promise.all([ask(tabA, ASK.stop), ask(tabB, ASK.b2)]);
     await tabA.waitForFunction(
       () => (window.dbgptSteps["1"] || []).filter((s) => s.text !== "").length >= 2,
       undefined,
@@ -181,41 +184,41 @@ describe("chat page example (Dashboard 2.0) in chromium", function () {
     await tabA.locator(".dbgpt-stop button").click();
     await waitForState(tabA, 1, "stopped");
     const partial = await answerText(tabA, 1);
-    const full = answerFor(Q_STOP);
+    const full = answerFor(ASK.stop);
     assert.ok(partial.length > 0 && partial.length < full.length && full.startsWith(partial), partial);
     await waitForState(tabB, 1, "done");
-    assert.equal(await answerText(tabB, 1), answerFor(QB2));
+    assert.equal(await answerText(tabB, 1), answerFor(ASK.b2));
     await tabA.waitForTimeout(500);
     assert.equal(await answerText(tabA, 1), partial, "nothing more arrives after Stop");
     assert.equal(await turn(tabA, 1).locator(".dbgpt-note").textContent(), "Stopped");
     // Clicking Stop took the focus from the question box: with "send on blur" off it sent nothing.
-    assert.equal(emu.chatRequests().filter((r) => r.question === Q_STOP).length, 1);
+    assert.equal(emu.chatRequests().filter((r) => r.question === ASK.stop).length, 1);
     await screenshot(tabA, "chat-page-4-stopped-a.png");
     await screenshot(tabB, "chat-page-4-completed-b.png");
   });
 
   it("continues the tab's conversation: the same conv_uid, earlier questions and answers above", async function () {
-    await ask(tabA, Q_HISTORY);
+    await ask(tabA, ASK.history);
     await waitForState(tabA, 2, "done");
-    const mine = emu.chatRequests().filter((r) => [QA, Q_STOP, Q_HISTORY].includes(r.question));
+    const mine = emu.chatRequests().filter((r) => [ASK.a, ASK.stop, ASK.history].includes(r.question));
     assert.equal(mine.length, 3);
     assert.equal(new Set(mine.map((r) => r.body.conv_uid)).size, 1, "one conversation for tab A");
-    const theirs = emu.chatRequests().filter((r) => [QB, QB2].includes(r.question));
+    const theirs = emu.chatRequests().filter((r) => [ASK.b, ASK.b2].includes(r.question));
     assert.equal(new Set(theirs.map((r) => r.body.conv_uid)).size, 1, "one conversation for tab B");
     assert.notEqual(theirs[0].body.conv_uid, mine[0].body.conv_uid);
-    assert.equal(await answerText(tabA, 2), answerFor(Q_HISTORY, { history: [QA, Q_STOP] }));
+    assert.equal(await answerText(tabA, 2), answerFor(ASK.history, { history: [ASK.a, ASK.stop] }));
     const questions = await tabA
       .locator(".dbgpt-question .dbgpt-bubble, .dbgpt-turn .dbgpt-bubble")
       .allTextContents();
-    assert.deepEqual(questions, [QA, Q_STOP, Q_HISTORY], "earlier turns stay above, in order");
+    assert.deepEqual(questions, [ASK.a, ASK.stop, ASK.history], "earlier turns stay above, in order");
     await screenshot(tabA, "chat-page-5-conversation-a.png");
   });
 
   it("a data question (chat_data) shows the emulator's rows in the table and a chart, in that tab only", async function () {
     await tabB.getByText("Ask the database").click();
-    await ask(tabB, Q_DATA);
+    await ask(tabB, ASK.data);
     await waitForState(tabB, 2, "done");
-    const request = emu.chatRequests().find((r) => r.question === Q_DATA);
+    const request = emu.chatRequests().find((r) => r.question === ASK.data);
     assert.equal(request.body.chat_mode, "chat_data");
     const table = tabB.locator(".dbgpt-rows table");
     await table.waitFor();
