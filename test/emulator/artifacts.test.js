@@ -1,6 +1,6 @@
 "use strict";
 // The emulator's artifact forms against dbgpt-artifacts.md's own examples, byte for byte, and its
-// conversation history endpoint. Run: npx mocha --no-config test/emulator/artifacts.test.js
+// conversation history endpoint. Run: npx mocha test/emulator/artifacts.test.js
 const assert = require("node:assert/strict");
 const { startEmulator, contentFor, artifacts } = require("../../emulator");
 const { chartView, referencesElement, dumps, v2, escapeAttrib, PyFloat } = artifacts;
