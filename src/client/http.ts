@@ -1,13 +1,16 @@
 /**
  * HTTP with undici's dispatch(): one keep-alive dispatcher per client, redirects never followed, each
- * response body handed chunk by chunk to its one reader (no stream in between: a Readable costs ticks and
- * promises per chunk, and a stream's chunks are mostly one small event each). Timeouts: undici's connect
- * timeout; the idle timeout is undici's headersTimeout/bodyTimeout when long enough for their 0.5 s timer
- * wheel to be precise, otherwise a timer refreshed per chunk; the deadline is one timer per call. A call
- * that fails or stops after its response started, or whose stream ended without [DONE], retires the
- * dispatcher: new calls get a fresh one and the old one closes its sockets as soon as its calls in flight
- * are over, so that connection never goes back into use (undici pools a socket before the caller has read
- * the end of its body).
+ * response body handed chunk by chunk to its one reader. Not request()'s Readable body: a Readable goes on
+ * taking data while its reader is busy, and when the server then resets, it throws away the chunks it
+ * holds, so the partial answer would miss events that did arrive; ResponseBody pauses undici at once (the
+ * rest waits in the socket) and hands what it kept to the reader before the failure. (A Readable also
+ * costs about 1 us more per chunk read in flowing mode, 5 us iterated, and a stream's chunks are mostly one
+ * small event each.) Timeouts: undici's connect timeout; the idle timeout is undici's
+ * headersTimeout/bodyTimeout when long enough for their 0.5 s timer wheel to be precise, otherwise a timer
+ * refreshed per chunk; the deadline is one timer per call. A call that fails or stops after its response
+ * started, or whose stream ended without [DONE], retires the dispatcher: new calls get a fresh one and the
+ * old one closes its sockets as soon as its calls in flight are over, so that connection never goes back
+ * into use (undici pools a socket before the caller has read the end of its body).
  */
 import type { LookupFunction, Socket } from "node:net";
 import { finished, type Transform } from "node:stream";
