@@ -13,13 +13,16 @@ import {
   protocolError,
   streamClosedError,
   unsuccessfulResultError,
+  type TransportContext,
 } from "./errors";
-import { headerValue, type HttpCall, type HttpResponse, type Transport } from "./http";
+import { headerValue, type CallHooks, type HttpCall, type HttpResponse, type Transport } from "./http";
 import type { SecretMask, StreamMask } from "./masking";
 import { SseChunkDecoder, parseServerJson } from "./stream";
 import type { ChatCompletionRequestBody, StreamChunk } from "./wire";
 
 export const CHAT_PATH = "/api/v2/chat/completions";
+
+const ignore = () => undefined;
 
 /** Queued events above which the response is paused until the caller catches up. */
 const QUEUE_HIGH = 1024;
@@ -150,7 +153,7 @@ export class ChatCallImpl implements ChatCall, AsyncIterator<ChatEvent> {
       this.rejectResult = reject;
     });
     // A caller that only iterates or listens still sees the failure there; never an unhandled rejection.
-    Promise.prototype.then.call(this.result, undefined, () => undefined);
+    Promise.prototype.then.call(this.result, undefined, ignore);
   }
 
   get id(): string | undefined {
@@ -398,7 +401,6 @@ export function startChat(
   maxEventBytes: number,
   mask: SecretMask | undefined,
 ): ChatCall {
-  const startedAt = performance.now();
   const call = new ChatCallImpl();
   let body: string;
   try {
@@ -407,71 +409,128 @@ export function startChat(
     call.fail(isDbgptError(err) ? err : invalidInputError(String(err)));
     return call;
   }
-  const masked = mask === undefined ? undefined : new MaskedEvents(mask, (event) => call.push(event));
-  const answer = new ChatAnswer(
-    request.chatMode,
-    request.chatParam,
-    request.model,
-    masked === undefined ? (event) => call.push(event) : (event) => masked.push(event),
-  );
-  call.answer = answer;
-  call.mask = mask;
-  const resultOf = (stopped: boolean) => {
-    const result = chatResult(request, answer, startedAt, stopped);
-    return mask === undefined ? result : mask.deep(result);
-  };
-  const complete = () => {
-    answer.finish();
-    masked?.end();
-    call.succeed(resultOf(false));
-  };
-  const accept =
-    request.chatMode === "chat_app" || request.stream !== false ? "text/event-stream" : "application/json";
-  const { http, outcome } = transport.call("POST", CHAT_PATH, body, { accept }, options, (http, response) =>
-    readAnswer(transport, http, response, call, answer, complete, maxEventBytes),
-  );
-  call.http = http;
-  http.onStop = () => call.stop(resultOf(true));
-  http.decorate = (err) => {
-    if (err.partial === undefined) err.partial = mask?.text(answer.output.text) ?? answer.output.text;
-    return err;
-  };
-  if (request.chatMode === "chat_app") {
-    http.contextOf = (context) => ({
-      ...context,
-      chatApp: { appId: request.chatParam ?? "", events: answer.chunks },
-    });
-  }
-  outcome.then(
-    () => undefined, // the answer completed the call
-    (err: DbgptError) => (err.code === "DBGPT_ABORTED" ? call.stop(resultOf(true)) : call.fail(err)),
-  );
+  new ChatRun(transport, request, call, mask, maxEventBytes).start(body, options);
   return call;
 }
 
-/** Reads the response: an SSE stream (to its end, past [DONE], so the connection can be reused) or JSON. */
-async function readAnswer(
-  transport: Transport,
-  http: HttpCall,
-  response: HttpResponse,
-  call: ChatCallImpl,
-  answer: ChatAnswer,
-  complete: () => void,
-  maxEventBytes: number,
-): Promise<void> {
-  const status = response.statusCode;
-  const type = headerValue(response.headers, "content-type") ?? "";
-  if (status >= 200 && status < 300 && type.includes("text/event-stream")) {
-    let done = false;
-    const decoder = new SseChunkDecoder(
-      answer,
-      () => {
-        done = true;
-        complete();
-      },
-      maxEventBytes,
-      () => call.holding,
+/**
+ * One chat from its request to the end of its ChatCall: reads the response into the answer, and is the
+ * HTTP call's hooks (a stop ends the call stopped, a failure carries the partial text). One object per
+ * chat rather than a closure per step: hundreds of chats may be in flight.
+ */
+class ChatRun implements CallHooks {
+  private readonly startedAt = performance.now();
+  private readonly answer: ChatAnswer;
+  private readonly masked: MaskedEvents | undefined;
+  /** The stream's `data: [DONE]` came. */
+  private done = false;
+
+  constructor(
+    private readonly transport: Transport,
+    private readonly request: ChatRequest,
+    private readonly call: ChatCallImpl,
+    private readonly mask: SecretMask | undefined,
+    private readonly maxEventBytes: number,
+  ) {
+    const masked = mask === undefined ? undefined : new MaskedEvents(mask, (event) => call.push(event));
+    this.masked = masked;
+    this.answer = new ChatAnswer(
+      request.chatMode,
+      request.chatParam,
+      request.model,
+      masked === undefined ? (event) => call.push(event) : (event) => masked.push(event),
     );
+    call.answer = this.answer;
+    call.mask = mask;
+  }
+
+  start(body: string, options: CallOptions | undefined): void {
+    const { request, call } = this;
+    const accept =
+      request.chatMode === "chat_app" || request.stream !== false ? "text/event-stream" : "application/json";
+    const read = (http: HttpCall, response: HttpResponse) => this.read(http, response);
+    const { http, outcome } = this.transport.call("POST", CHAT_PATH, body, { accept }, options, read, this);
+    call.http = http;
+    // The answer completed the call; a failure ends it here.
+    outcome.then(undefined, (err: DbgptError) =>
+      err.code === "DBGPT_ABORTED" ? call.stop(this.result(true)) : call.fail(err),
+    );
+  }
+
+  stopped(): void {
+    this.call.stop(this.result(true));
+  }
+
+  decorate(err: DbgptError): DbgptError {
+    if (err.partial === undefined)
+      err.partial = this.mask?.text(this.answer.output.text) ?? this.answer.output.text;
+    return err;
+  }
+
+  contextOf(context: TransportContext): TransportContext {
+    if (this.request.chatMode !== "chat_app") return context;
+    return { ...context, chatApp: { appId: this.request.chatParam ?? "", events: this.answer.chunks } };
+  }
+
+  private result(stopped: boolean): ChatResult {
+    const result = chatResult(this.request, this.answer, this.startedAt, stopped);
+    return this.mask === undefined ? result : this.mask.deep(result);
+  }
+
+  private complete(): void {
+    this.answer.finish();
+    this.masked?.end();
+    this.call.succeed(this.result(false));
+  }
+
+  /** Reads the response: an SSE stream (to its end, past [DONE], so the connection can be reused) or JSON. */
+  private read(http: HttpCall, response: HttpResponse): Promise<void> {
+    const status = response.statusCode;
+    const type = headerValue(response.headers, "content-type") ?? "";
+    if (status >= 200 && status < 300 && type.includes("text/event-stream"))
+      return this.readStream(http, response);
+    return this.readWhole(http, response);
+  }
+
+  private async readWhole(http: HttpCall, response: HttpResponse): Promise<void> {
+    const status = response.statusCode;
+    const whole = await http.textOf(response);
+    const text = whole.text;
+    if (status < 200 || status >= 300) throw this.transport.responseError(whole);
+    let value: unknown;
+    try {
+      value = parseServerJson(text);
+    } catch (err) {
+      if (isDbgptError(err)) throw err;
+      throw protocolError("DB-GPT answered with a body that is neither an event stream nor JSON", text);
+    }
+    const envelope = value as { success?: unknown; err_msg?: unknown; choices?: unknown } | null;
+    if (envelope !== null && typeof envelope === "object" && envelope.success === false) {
+      throw unsuccessfulResultError(
+        status,
+        text,
+        typeof envelope.err_msg === "string" ? envelope.err_msg : undefined,
+      );
+    }
+    const choice = Array.isArray(envelope?.choices)
+      ? (envelope.choices[0] as { message?: unknown })
+      : undefined;
+    const message = choice?.message as
+      { content?: string | null; reasoning_content?: string | null } | undefined;
+    if (message === null || typeof message !== "object") {
+      throw protocolError("DB-GPT answered with JSON that is not a chat completion", text);
+    }
+    this.answer.onWhole(value as StreamChunk, message.content, message.reasoning_content);
+    this.complete();
+  }
+
+  private async readStream(http: HttpCall, response: HttpResponse): Promise<void> {
+    const { call } = this;
+    const onDone = () => {
+      this.done = true;
+      this.complete();
+    };
+    const decoder = new SseChunkDecoder(this.answer, onDone, this.maxEventBytes, () => call.holding);
     // Paused, or a full queue: read on once the consumer is ready (after pause(), the rest of a chunk's
     // events wait in the decoder until then).
     const whenReady = async () => {
@@ -481,47 +540,18 @@ async function readAnswer(
       }
     };
     await http.readBody(response, (chunk) => {
-      if (done) return undefined; // anything after [DONE] is read and dropped
+      if (this.done) return undefined; // anything after [DONE] is read and dropped
       decoder.push(chunk);
       return call.backlogged ? whenReady() : undefined;
     });
-    if (done) return;
+    if (this.done) return;
     decoder.end();
-    if (done) return; // a last event without its blank line was [DONE]
-    transport.retire(); // a response without [DONE] closes its connection at once
+    if (this.done) return; // a last event without its blank line was [DONE]
+    this.transport.retire(); // a response without [DONE] closes its connection at once
     // `incremental: false` streams carry no [DONE]: a clean end after snapshots is the normal end.
-    if (answer.sawSnapshot) complete();
+    if (this.answer.sawSnapshot) this.complete();
     else throw streamClosedError(http.context());
-    return;
   }
-  const whole = await http.textOf(response);
-  const text = whole.text;
-  if (status < 200 || status >= 300) throw transport.responseError(whole);
-  let value: unknown;
-  try {
-    value = parseServerJson(text);
-  } catch (err) {
-    if (isDbgptError(err)) throw err;
-    throw protocolError("DB-GPT answered with a body that is neither an event stream nor JSON", text);
-  }
-  const envelope = value as { success?: unknown; err_msg?: unknown; choices?: unknown } | null;
-  if (envelope !== null && typeof envelope === "object" && envelope.success === false) {
-    throw unsuccessfulResultError(
-      status,
-      text,
-      typeof envelope.err_msg === "string" ? envelope.err_msg : undefined,
-    );
-  }
-  const choice = Array.isArray(envelope?.choices)
-    ? (envelope.choices[0] as { message?: unknown })
-    : undefined;
-  const message = choice?.message as
-    { content?: string | null; reasoning_content?: string | null } | undefined;
-  if (message === null || typeof message !== "object") {
-    throw protocolError("DB-GPT answered with JSON that is not a chat completion", text);
-  }
-  answer.onWhole(value as StreamChunk, message.content, message.reasoning_content);
-  complete();
 }
 
 /** The result of a chat stopped before its answer came (a stop while queued): `text` is what arrived. */

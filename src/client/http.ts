@@ -85,6 +85,18 @@ export interface HttpResponse {
   body: ResponseBody;
 }
 
+/** What a caller adds to its calls: each is optional. */
+export interface CallHooks {
+  /** Called at once when the call is stopped (the caller's signal, the client closing). */
+  stopped?(): void;
+  /** Adds to the failure the call ends with (a chat's partial text). */
+  decorate?(err: DbgptError): DbgptError;
+  /** Adds to the context of error messages (a chat's events). */
+  contextOf?(context: TransportContext): TransportContext;
+}
+
+const NO_HOOKS: CallHooks = Object.freeze({});
+
 /** Interprets a response; what it throws fails the call. */
 export type ResponseReader<T> = (http: HttpCall, response: HttpResponse) => Promise<T>;
 
@@ -103,7 +115,8 @@ export class ResponseBody {
   private waiting = false;
   private delivering = false;
   private end: { error: unknown } | undefined;
-  private settle: ((error: unknown) => void) | undefined;
+  private resolveRead: (() => void) | undefined;
+  private rejectRead: ((error: unknown) => void) | undefined;
 
   constructor(private readonly controller: Dispatcher.DispatchController) {}
 
@@ -116,7 +129,8 @@ export class ResponseBody {
   read(reader: BodyReader): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.reader = reader;
-      this.settle = (error) => (error === undefined ? resolve() : reject(error));
+      this.resolveRead = resolve;
+      this.rejectRead = reject;
       this.deliver();
     });
   }
@@ -176,57 +190,67 @@ export class ResponseBody {
   }
 
   private done(error: unknown): void {
-    const settle = this.settle;
-    this.settle = undefined;
-    settle?.(error);
+    const resolve = this.resolveRead;
+    const reject = this.rejectRead;
+    this.resolveRead = this.rejectRead = undefined;
+    if (error === undefined) resolve?.();
+    else reject?.(error);
   }
 }
 
-/** A request sent: its response once the head has come, and how to stop it. */
-interface Exchange {
-  response: Promise<HttpResponse>;
-  /** Stops the request (undici closes its connection); before the head, `response` rejects with `reason` at once. */
-  abort(reason: Error): void;
-}
+/** A request sent on a dispatcher (its handler): its response once the head has come, and how to stop it. */
+class Exchange implements Dispatcher.DispatchHandler {
+  readonly response: Promise<HttpResponse>;
+  private resolveHead!: (response: HttpResponse) => void;
+  private rejectHead!: (reason: unknown) => void;
+  private controller: Dispatcher.DispatchController | undefined;
+  private stopped: Error | undefined;
+  private body: ResponseBody | undefined;
 
-/** Sends `request` on `dispatcher`. */
-function exchange(dispatcher: Dispatcher, request: Dispatcher.DispatchOptions): Exchange {
-  let controller: Dispatcher.DispatchController | undefined;
-  let stopped: Error | undefined;
-  let rejectHead: (reason: unknown) => void = () => {};
-  const response = new Promise<HttpResponse>((resolve, reject) => {
-    rejectHead = reject;
-    let body: ResponseBody | undefined;
-    dispatcher.dispatch(request, {
-      onRequestStart(started) {
-        controller = started;
-        if (stopped !== undefined) started.abort(stopped);
-      },
-      onResponseStart(started, statusCode, headers, statusText = "") {
-        body = new ResponseBody(started);
-        resolve({ statusCode, statusText, headers, body });
-      },
-      onResponseData(_controller, chunk) {
-        body?.push(chunk);
-      },
-      onResponseEnd() {
-        body?.finish();
-      },
-      onResponseError(_controller, error) {
-        if (body === undefined) reject(error);
-        else body.finish(error);
-      },
+  constructor(dispatcher: Dispatcher, request: Dispatcher.DispatchOptions) {
+    this.response = new Promise<HttpResponse>((resolve, reject) => {
+      this.resolveHead = resolve;
+      this.rejectHead = reject;
     });
-  });
-  return {
-    response,
-    abort(reason) {
-      stopped ??= reason;
-      controller?.abort(reason); // undici ignores it once the response is complete
-      // undici acts on an abort once the request reached a socket: a stop while connecting is now.
-      rejectHead(reason);
-    },
-  };
+    dispatcher.dispatch(request, this);
+  }
+
+  /** Stops the request (undici closes its connection); before the head, `response` rejects with `reason` at once. */
+  abort(reason: Error): void {
+    this.stopped ??= reason;
+    this.controller?.abort(reason); // undici ignores it once the response is complete
+    // undici acts on an abort once the request reached a socket: a stop while connecting is now.
+    this.rejectHead(reason);
+  }
+
+  /** @internal From undici, as are the methods below. */
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.stopped !== undefined) controller.abort(this.stopped);
+  }
+
+  onResponseStart(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: IncomingHttpHeaders,
+    statusText = "",
+  ): void {
+    this.body = new ResponseBody(controller);
+    this.resolveHead({ statusCode, statusText, headers, body: this.body });
+  }
+
+  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.body?.push(chunk);
+  }
+
+  onResponseEnd(): void {
+    this.body?.finish();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    if (this.body === undefined) this.rejectHead(error);
+    else this.body.finish(error);
+  }
 }
 
 /** The connection to one DB-GPT server, shared by every call of a client. */
@@ -258,8 +282,9 @@ export class Transport {
     headers: Record<string, string>,
     options: CallOptions | undefined,
     read: ResponseReader<T>,
+    hooks?: CallHooks,
   ): { http: HttpCall; outcome: Promise<T> } {
-    const http = new HttpCall(this, options);
+    const http = new HttpCall(this, options, hooks);
     if (body !== undefined) headers["content-type"] = "application/json";
     const request = {
       origin: this.origin,
@@ -299,7 +324,7 @@ export class Transport {
   send(http: HttpCall, request: Dispatcher.DispatchOptions): Exchange {
     if (this.closed !== undefined) throw abortedError("the DB-GPT client is closed");
     this.active.add(http);
-    return exchange(this.dispatcher, request);
+    return new Exchange(this.dispatcher, request);
   }
 
   /** @internal */
@@ -388,12 +413,6 @@ export class HttpCall {
   readonly idleTimeoutMs: number;
   readonly deadlineMs: number;
   afterHeaders = false;
-  /** Adds a chat's partial text to its failure. */
-  decorate: (err: DbgptError) => DbgptError = (err) => err;
-  /** Adds a chat's context to error messages. */
-  contextOf: (context: TransportContext) => TransportContext = (context) => context;
-  /** Called at once when the call is stopped (the caller's signal, the client closing). */
-  onStop: (() => void) | undefined;
   private sent: Exchange | undefined;
   private reason: DbgptError | undefined;
   private readonly invalid: DbgptError | undefined;
@@ -402,11 +421,11 @@ export class HttpCall {
   private waitingForConsumer = false;
   private ended = false;
   private readonly signal: AbortSignal | undefined;
-  private readonly onSignal = () => this.abort(abortedError(), true);
 
   constructor(
     private readonly transport: Transport,
     options: CallOptions | undefined,
+    private readonly hooks: CallHooks = NO_HOOKS,
   ) {
     this.signal = options?.signal;
     const idle = options?.idleTimeoutMs ?? transport.options.idleTimeoutMs;
@@ -418,12 +437,18 @@ export class HttpCall {
   }
 
   context(): TransportContext {
-    return this.contextOf({
+    const context: TransportContext = {
       origin: this.transport.options.baseUrl,
       afterHeaders: this.afterHeaders,
       idleTimeoutMs: this.idleTimeoutMs,
       connectTimeoutMs: this.transport.options.connectTimeoutMs,
-    });
+    };
+    return this.hooks.contextOf?.(context) ?? context;
+  }
+
+  /** @internal The caller's signal aborted (the call listens to it as an EventListenerObject). */
+  handleEvent(): void {
+    this.abort(abortedError(), true);
   }
 
   /** Ends the call with `reason` (a stop: DBGPT_ABORTED from the caller's signal or the client closing). */
@@ -431,7 +456,7 @@ export class HttpCall {
     if (this.reason !== undefined) return;
     this.reason = reason;
     this.sent?.abort(reason);
-    if (stop) this.onStop?.();
+    if (stop) this.hooks.stopped?.();
   }
 
   /**
@@ -500,15 +525,15 @@ export class HttpCall {
       this.abort(failure);
       this.end(response, false);
       if (failure.code === "DBGPT_ABORTED") throw failure;
-      throw withoutSecret(this.decorate(failure), this.transport.mask);
+      throw withoutSecret(this.hooks.decorate?.(failure) ?? failure, this.transport.mask);
     }
   }
 
   /** Starts the timers and listens to the caller's signal, unless the call has ended already. */
   private watch(): void {
     if (this.ended) return;
-    if (this.signal?.aborted) return this.onSignal();
-    this.signal?.addEventListener("abort", this.onSignal, { once: true });
+    if (this.signal?.aborted) return this.handleEvent();
+    this.signal?.addEventListener("abort", this, { once: true });
     this.startTimers();
   }
 
@@ -534,7 +559,7 @@ export class HttpCall {
     clearTimeout(this.idleTimer);
     clearTimeout(this.deadlineTimer);
     this.idleTimer = undefined;
-    this.signal?.removeEventListener("abort", this.onSignal);
+    this.signal?.removeEventListener("abort", this);
     this.transport.forget(this);
     if (response !== undefined && (!ok || !response.body.complete)) {
       this.sent?.abort(new Error("the response was not read to its end")); // a no-op after abort()

@@ -105,32 +105,34 @@ export function sendStream(
     options.abort();
   };
   const coalescer = new StreamCoalescer(options.coalesceMs, sendOne, failed);
-  const sendAll = async () => {
-    let started = false;
-    for await (const event of call) {
-      try {
-        if (event.type !== "reasoning" || options.emitReasoning) coalescer.push(event.type, event.text);
-      } catch (error) {
-        return failed(error);
-      }
-      if (!started) {
-        started = true;
-        onFirst();
-      }
-      if (wait !== undefined) {
-        const waiting = wait;
-        wait = undefined;
-        await waiting;
-      }
-    }
-  };
   // The stream counts for the budget from now until its last event is sent.
   const leaveBudget = options.budget.join();
-  // The call's own failure reaches the request through call.result.
-  const sent = sendAll()
-    .catch(() => undefined)
-    .finally(leaveBudget);
-  const out: StreamMessages = { coalescer, sent, failure: undefined };
+  const sendAll = async () => {
+    let started = false;
+    try {
+      for await (const event of call) {
+        try {
+          if (event.type !== "reasoning" || options.emitReasoning) coalescer.push(event.type, event.text);
+        } catch (error) {
+          return failed(error);
+        }
+        if (!started) {
+          started = true;
+          onFirst();
+        }
+        if (wait !== undefined) {
+          const waiting = wait;
+          wait = undefined;
+          await waiting;
+        }
+      }
+    } catch {
+      // The call's own failure reaches the request through call.result.
+    } finally {
+      leaveBudget();
+    }
+  };
+  const out: StreamMessages = { coalescer, sent: sendAll(), failure: undefined };
   return out;
 }
 

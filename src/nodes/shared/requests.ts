@@ -14,18 +14,21 @@ const QUEUE_WARNING_LENGTH = 1000;
 /** Node-RED gives a closing node 15 s (nodeCloseTimeout); aborted work normally settles at once. */
 const CLOSE_WAIT_MS = 5000;
 
-/** The jobs a node has running, each until its release function is called. */
+/** The jobs a node has running, each with its end (a promise that never rejects) once it has started. */
 class InFlight<K> {
-  private readonly work = new Map<K, Promise<void>>();
+  private readonly work = new Map<K, Promise<void> | undefined>();
 
-  /** Counts `key` as in flight until the returned release function is called. */
-  add(key: K): () => void {
-    let release = () => {};
-    this.work.set(key, new Promise<void>((resolve) => (release = resolve)));
-    return () => {
-      this.work.delete(key);
-      release();
-    };
+  add(key: K): void {
+    this.work.set(key, undefined);
+  }
+
+  /** `key` ends when `ended` settles (if it is still in flight then). */
+  endsWith(key: K, ended: Promise<void>): void {
+    if (this.work.has(key)) this.work.set(key, ended);
+  }
+
+  delete(key: K): void {
+    this.work.delete(key);
   }
 
   get size(): number {
@@ -36,7 +39,7 @@ class InFlight<K> {
     return this.work.keys();
   }
 
-  /** Resolves when everything in flight has been released, or after the close budget. */
+  /** Resolves when everything in flight has ended, or after the close budget. */
   settled(): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const budget = new Promise<void>((resolve) => {
@@ -139,16 +142,19 @@ export class Requests<J extends Job> {
 
   private start(job: J): void {
     job.startedAt = performance.now();
-    const release = this.running.add(job);
+    this.running.add(job);
     this.status.requestStarted();
     const running = this.run(job);
     // Queued now: a chat's run() has handed its request to undici, whose write waits for the check phase
     // too, so the request goes out before the status update is made.
     this.status.refresh();
-    void running.finally(() => {
-      release();
-      while (!this.isClosed && this.queue.length > 0 && this.hasSlot()) this.start(this.queue.shift() as J);
-      this.status.refresh();
-    });
+    const ended = () => this.ended(job);
+    this.running.endsWith(job, running.then(ended, ended));
+  }
+
+  private ended(job: J): void {
+    this.running.delete(job);
+    while (!this.isClosed && this.queue.length > 0 && this.hasSlot()) this.start(this.queue.shift() as J);
+    this.status.refresh();
   }
 }
