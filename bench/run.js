@@ -1,6 +1,6 @@
 "use strict";
 // `npm run bench` (after the build): runs every bench/*.bench.js (or those whose file name contains the
-// first argument) against one emulator process, printing the machine, each benchmark's lines and a
+// first argument; several parts separated by commas) against one emulator process, printing the machine, each benchmark's lines and a
 // summary of the targets (met / MISSED). `--json <file>` also writes everything as JSON. `--quick` is a
 // smoke run: BENCH_SCALE=0.01 (deltas and chats scaled down) and BENCH_QUICK=1 (one run or a few rounds
 // each), which proves the code works end to end in a minute or two; its figures mean nothing against
@@ -61,7 +61,11 @@ async function main() {
   }
   const files = fs
     .readdirSync(__dirname)
-    .filter((file) => file.endsWith(".bench.js") && (args.only === undefined || file.includes(args.only)))
+    .filter(
+      (file) =>
+        file.endsWith(".bench.js") &&
+        (args.only === undefined || args.only.split(",").some((part) => file.includes(part))),
+    )
     .sort();
   if (files.length === 0) throw new Error(`no benchmark matches ${args.only}`);
   const machine = {
