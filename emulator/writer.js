@@ -46,6 +46,18 @@ class ResponseContext {
   }
 
   /**
+   * Sleeps until `ms` after `from` (a performance.now() reading) to within a few microseconds: a timer
+   * fires up to about a millisecond off (Node's timers count whole milliseconds of the loop's time), so
+   * the last 2 ms are waited out by turns of the event loop (setImmediate), which keep serving I/O.
+   * The benchmark of the time to the first delta measures against this delay.
+   */
+  async sleepUntil(from, ms) {
+    const until = from + ms;
+    if (ms > 2) await this.sleep(until - performance.now() - 2);
+    while (!this.closed && performance.now() < until) await new Promise((resolve) => setImmediate(resolve));
+  }
+
+  /**
    * Waits for "drain", then for the event loop's check phase. On loopback a write often completes at
    * once and "drain" comes on process.nextTick, so without the setImmediate the writer would starve
    * everything else in the process (an in-process client included) until the kernel buffers fill.
@@ -127,9 +139,10 @@ async function writeResponse(res, response, { delayMs = 0, fault, timers, record
   };
   res.writeHead(response.status, response.headers);
   if (response.sse || f.stall || f.firstEventDelayMs !== undefined) res.flushHeaders();
+  const headersAt = performance.now();
   if (f.stall === "after-headers") return;
   if (f.firstEventDelayMs) {
-    await ctx.sleep(f.firstEventDelayMs);
+    await ctx.sleepUntil(headersAt, f.firstEventDelayMs);
     if (ctx.closed) return;
   }
 
