@@ -1,10 +1,10 @@
 "use strict";
 // `npm run bench` (after the build): runs every bench/*.bench.js (or those whose file name contains the
-// first argument; several parts separated by commas) against one emulator process, printing the machine, each benchmark's lines and a
-// summary of the targets (met / MISSED). `--json <file>` also writes everything as JSON. `--quick` is a
-// smoke run: BENCH_SCALE=0.01 (deltas and chats scaled down) and BENCH_QUICK=1 (one run or a few rounds
-// each), which proves the code works end to end in a minute or two; its figures mean nothing against
-// the targets. A benchmark exports
+// first argument; several parts separated by commas) against one emulator process, printing the machine,
+// each benchmark's lines and a summary of the targets (met / MISSED). `--json <file>` also writes
+// everything as JSON. `--quick` is a smoke run: BENCH_SCALE=0.01 (deltas and chats scaled down) and
+// BENCH_QUICK=1 (one run or a few rounds each), which proves the code works end to end in a minute or two;
+// its figures mean nothing against the targets. A benchmark exports
 // { name, run({ emulatorUrl, emulator }) -> { lines, targets: [{ name, value, target, met }], data } }.
 const fs = require("node:fs");
 const os = require("node:os");

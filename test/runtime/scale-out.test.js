@@ -11,7 +11,7 @@ const fs = require("node:fs");
 const path = require("node:path");
 const mqtt = require("mqtt");
 const { startEmulator, answerFor } = require("../../emulator");
-const { ROOT, startNodeRed, startMosquitto } = require("./harness");
+const { ROOT, escapeRegExp, startNodeRed, startMosquitto } = require("./harness");
 const { delay, waitFor } = require("../support/wait");
 
 const QUESTIONS = 200;
@@ -139,7 +139,7 @@ describe("example 05 Scale out: two Node-RED instances share the questions throu
     // "<client id> 1 <topic>"), and it hands the retained question to a shared subscription made later,
     // so counting the topic's mentions let a question go out before the second instance was in, and
     // that instance answered it again when it subscribed.
-    const subscription = new RegExp(`^\\d+: (\\S+) [0-2] ${SHARED_TOPIC.replace(/[$/]/g, "\\$&")}$`, "gm");
+    const subscription = new RegExp(`^\\d+: (\\S+) [0-2] ${escapeRegExp(SHARED_TOPIC)}$`, "gm");
     const subscribed = () => new Set([...broker.logs().matchAll(subscription)].map((m) => m[1])).size;
     await waitFor(
       () => subscribed() >= 2,
