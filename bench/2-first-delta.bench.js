@@ -15,7 +15,8 @@
  * channels in each process. DbgptClient.chat() in this process is printed for reference.
  */
 const { Agent } = require("undici");
-const { DbgptClient } = require("./package").client();
+/** undefined for a package without a client (bench/naive): no client reference line then. */
+const clientModule = require("./package").client();
 const { benchQuestion } = require("./emulator");
 const { startBenchNodeRed, expectationFor } = require("./nodered");
 const { rawDeltas, clientDeltas } = require("./readers");
@@ -36,7 +37,7 @@ module.exports = {
   async run({ emulatorUrl, emulator }) {
     const expect = expectationFor([QUESTION]);
     const dispatcher = new Agent({ keepAliveTimeout: 4000 });
-    const client = new DbgptClient({ baseUrl: emulatorUrl });
+    const client = clientModule && new clientModule.DbgptClient({ baseUrl: emulatorUrl });
     const nodeRed = await startBenchNodeRed({ emulatorUrl });
     try {
       await emulator.control("fault", {
@@ -62,7 +63,9 @@ module.exports = {
             const fromBytesMs = conv.firstMs - firstBodyChunk;
             return { ...conv, toRequestMs, fromBytesMs, ownMs: toRequestMs + fromBytesMs };
           },
-          client: async () => (await clientDeltas(client, QUESTION, DELTAS)).firstEventMs,
+          ...(client && {
+            client: async () => (await clientDeltas(client, QUESTION, DELTAS)).firstEventMs,
+          }),
         },
         ROUNDS,
         WARMUP_ROUNDS,
@@ -80,9 +83,11 @@ module.exports = {
           `raw reader, request start to first event:        median ${fmt(raw)} (${spread(rawTimes)})`,
           `dbgpt-chat, trigger stamp to first delta at the counter: median ${fmt(median(nodeTimes))} ` +
             `(${spread(nodeTimes)}); with Date.now() stamps ${fmt(median(nodeDateTimes))}`,
-          `client, call to first delta (reference):          median ${fmt(median(samples.client))}`,
-          `added by the node: ${fmt(added)} (Date.now() stamps: ${fmt(addedDate)}); ` +
-            `by the client: ${fmt(median(samples.client) - raw)}`,
+          ...(client
+            ? [`client, call to first delta (reference):          median ${fmt(median(samples.client))}`]
+            : []),
+          `added by the node: ${fmt(added)} (Date.now() stamps: ${fmt(addedDate)})` +
+            (client ? `; by the client: ${fmt(median(samples.client) - raw)}` : ""),
           `own time (network and server left out, not judged): raw ${fmt(rawOwn)}, node ${fmt(nodeOwn)}: ` +
             `the node adds ${fmt(nodeOwn - rawOwn)} (node: trigger to request created ` +
             `${fmt(median(samples.node.map((s) => s.toRequestMs)))}, first body bytes to the first delta at ` +
@@ -101,7 +106,7 @@ module.exports = {
     } finally {
       await emulator.control("faults/clear");
       await nodeRed.stop();
-      await client.close();
+      await client?.close();
       await dispatcher.close();
     }
   },
