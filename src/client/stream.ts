@@ -104,6 +104,69 @@ export function dispatchChunk(value: unknown, handler: ChunkHandler): boolean {
   return false;
 }
 
+/** Longest content read through a DeltaTemplate: V8 copies shorter slices instead of pointing into the text. */
+const TEMPLATE_CONTENT_MAX = 12;
+/** Templates a stream may build: a server whose chunks differ elsewhere too gets JSON.parse only. */
+const TEMPLATE_TRIES = 8;
+
+/**
+ * A stream's events differ in little but their delta text (dbgpt-api.md §5.1: the same id, model and keys
+ * in every chunk). From one parsed delta event, the text before and after its content's string literal is
+ * kept; a later event that is that same text around a short literal with no quote, backslash or control
+ * character is that same chunk with this content, so it is handed on without JSON.parse and the object
+ * tree it builds per event.
+ */
+class DeltaTemplate {
+  private constructor(
+    /** The event's text up to and including the content literal's opening quote. */
+    private readonly prefix: string,
+    /** From the closing quote on. */
+    private readonly suffix: string,
+    readonly chunk: StreamChunk,
+    readonly reasoning: string | null | undefined,
+  ) {}
+
+  /** A template from an event and its parsed chunk, if its content literal is found and is the content's. */
+  static from(data: string, chunk: StreamChunk, delta: ChoiceText): DeltaTemplate | undefined {
+    const content = delta.content;
+    if (typeof content !== "string" || content.length > TEMPLATE_CONTENT_MAX) return undefined;
+    const literal = JSON.stringify(content);
+    const at = data.lastIndexOf(literal);
+    if (at === -1) return undefined;
+    // Copies, so that the template does not keep the body text the event was sliced from.
+    const prefix = ownCopy(data.slice(0, at + 1));
+    const suffix = ownCopy(data.slice(at + literal.length - 1));
+    // The same text around another literal must parse to that content, or the literal was another value.
+    let probe: unknown;
+    try {
+      probe = JSON.parse(`${prefix}\\u0000${suffix}`);
+    } catch {
+      return undefined;
+    }
+    const probed = (probe as { choices?: { delta?: ChoiceText }[] } | null)?.choices?.[0]?.delta;
+    if (probed?.content !== "\u0000") return undefined;
+    return new DeltaTemplate(prefix, suffix, chunk, delta.reasoning_content);
+  }
+
+  /** The event's content, if the event is this template around a plain short literal. */
+  contentOf(data: string): string | undefined {
+    const { prefix, suffix } = this;
+    const end = data.length - suffix.length;
+    if (end < prefix.length || end - prefix.length > TEMPLATE_CONTENT_MAX) return undefined;
+    if (!data.startsWith(prefix) || !data.endsWith(suffix)) return undefined;
+    for (let i = prefix.length; i < end; i++) {
+      const c = data.charCodeAt(i);
+      if (c < 0x20 || c === 34 /* " */ || c === 92 /* \\ */) return undefined;
+    }
+    return data.slice(prefix.length, end);
+  }
+}
+
+/** A copy of a string that shares no memory with the (maybe much longer) string it was sliced from. */
+function ownCopy(text: string): string {
+  return Buffer.from(text, "utf16le").toString("utf16le");
+}
+
 /**
  * One stream's decoder: feed it body bytes as they arrive, then `end()` on a clean end of the body. While
  * `paused()` says so, events are held (framed, not interpreted) rather than handed on: a consumer that
@@ -122,6 +185,9 @@ export class SseChunkDecoder {
   /** Events framed while paused, in order, from `heldFrom` on. */
   private held: string[] = [];
   private heldFrom = 0;
+  private template: DeltaTemplate | undefined;
+  private templateTries = 0;
+  private parsedOne = false;
 
   constructor(
     private readonly handler: ChunkHandler,
@@ -184,6 +250,14 @@ export class SseChunkDecoder {
 
   private onEvent(data: string): void {
     if (data === "") return; // an empty `data:` line: a heartbeat
+    const template = this.template;
+    if (template !== undefined) {
+      const content = template.contentOf(data);
+      if (content !== undefined) {
+        this.handler.onDelta(template.chunk, content, template.reasoning);
+        return;
+      }
+    }
     const first = data.charCodeAt(0);
     if (first === 91 /* [ */) {
       if (data === "[DONE]") {
@@ -203,6 +277,16 @@ export class SseChunkDecoder {
     if (!dispatchChunk(value, this.handler)) {
       throw protocolError("DB-GPT sent a stream event of an unknown shape", data);
     }
+    // Not from the first event: its way to the caller is the one timed most (the first delta).
+    if (this.templateTries < TEMPLATE_TRIES && this.parsedOne) {
+      const chunk = value as StreamChunk;
+      const delta = (chunk.choices?.[0] as { delta?: ChoiceText } | undefined)?.delta;
+      if (delta !== undefined && delta !== null) {
+        this.templateTries++;
+        this.template = DeltaTemplate.from(data, chunk, delta) ?? this.template;
+      }
+    }
+    this.parsedOne = true;
   }
 
   private onParseError(error: ParseError): void {
