@@ -5,7 +5,7 @@
  * It is naive on purpose, in the three ways the issue names: every stream message is a deep copy of the
  * input message (RED.util.cloneMessage), the answer is built with `text += delta`, and nothing holds the
  * response back while Node-RED has not delivered what was sent (no backpressure). undici's fetch, a
- * TextDecoder and eventsource-parser read the stream. Benchmarks only: `BENCH_PACKAGE=bench/naive node bench/run.js`.
+ * TextDecoder and eventsource-parser read the stream. Benchmarks only: `npm run bench:naive` (never packed).
  */
 const { createParser } = require("eventsource-parser");
 // The package's own undici (not Node's bundled one), so that both sides run the same HTTP code.
