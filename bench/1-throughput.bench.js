@@ -22,7 +22,7 @@ const clientModule = require("./package").client();
 const { benchQuestion } = require("./emulator");
 const { startBenchNodeRed, expectationFor } = require("./nodered");
 const { rawDeltas, clientDeltas } = require("./readers");
-const { median, alternate, formatRate, target, scaled, repeats, count } = require("./stats");
+const { median, alternate, formatRate, target, figure, scaled, repeats, count } = require("./stats");
 
 const DELTAS = scaled(20_000, 50);
 const CLIENT_ROUNDS = repeats(21, 3);
@@ -116,6 +116,16 @@ module.exports = {
             nodeRatio.toFixed(3),
             ">= 0.9",
             nodeRatio >= 0.9,
+          ),
+        ],
+        figures: [
+          ...(local ? [figure("client / raw reader, deltas per second", clientRatio, "", "higher")] : []),
+          figure("dbgpt-chat / Node-RED floor, deltas per second", nodeRatio, "", "higher"),
+          figure(
+            "dbgpt-chat / Node-RED floor, deltas per Node-RED CPU second",
+            cpu(inNodeRed, "node") / cpu(inNodeRed, "floor"),
+            "",
+            "higher",
           ),
         ],
         data: { local, inNodeRed },

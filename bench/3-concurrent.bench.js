@@ -15,7 +15,7 @@
  *                in-flight chat is reported.
  */
 const { freshMemoryRun, distinctQuestions } = require("./nodered");
-const { median, mib, formatRate, target, scaled, repeats, count } = require("./stats");
+const { median, mib, formatRate, target, figure, scaled, repeats, count } = require("./stats");
 
 const DELTAS = scaled(200, 10);
 const DELAY_MS = 2;
@@ -99,7 +99,12 @@ async function runSize(emulatorUrl, emulator, { chats, runs, peakLimit, floor })
       ),
     );
   }
-  return { lines, targets, data: { chats, peak, perChat: peak / chats, samples } };
+  const figures = [
+    figure(`${name}: peak RSS above the idle process`, peak / 2 ** 20, "MiB", "lower"),
+    figure(`${name}: peak RSS above idle per chat in flight`, peak / chats / 1024, "KiB", "lower"),
+    figure(`${name}: Node-RED CPU seconds`, median(samples.map((s) => s.cpuSeconds)), "s", "lower"),
+  ];
+  return { lines, targets, figures, data: { chats, peak, perChat: peak / chats, samples } };
 }
 
 module.exports = {
@@ -110,15 +115,17 @@ module.exports = {
     try {
       const lines = [];
       const targets = [];
+      const figures = [];
       const data = [];
       for (const size of SIZES) {
         lines.push(`${count(size.chats)} chats:`);
         const result = await runSize(emulatorUrl, emulator, size);
         lines.push(...result.lines.map((l) => `  ${l}`));
         targets.push(...result.targets);
+        figures.push(...result.figures);
         data.push(result.data);
       }
-      return { lines, targets, data };
+      return { lines, targets, figures, data };
     } finally {
       await emulator.control("config", { delayMs: 0 });
     }

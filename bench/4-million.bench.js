@@ -14,7 +14,7 @@
  */
 const { benchQuestion, DELTA_BYTES } = require("./emulator");
 const { freshMemoryRun, PACED_PER_TICK } = require("./nodered");
-const { mib, formatRate, median, target, scaled, repeats, count } = require("./stats");
+const { mib, formatRate, median, target, figure, scaled, repeats, count } = require("./stats");
 
 const DELTAS = scaled(1_000_000, 1000);
 const RUNS = repeats(3, 1);
@@ -75,6 +75,15 @@ module.exports = {
           "<= 1.1 x",
           heapRatio <= 1.1,
         ),
+      ],
+      figures: [
+        figure(
+          `${count(DELTAS)} deltas: peak RSS above idle, minus the floor's, per answer byte`,
+          peakRatio,
+          "x",
+          "lower",
+        ),
+        figure(`${count(DELTAS)} deltas: heap retained after GC over the floor`, heapRatio, "x", "lower"),
       ],
       data: { answerBytes: ANSWER_BYTES, samples },
     };

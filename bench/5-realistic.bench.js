@@ -11,7 +11,7 @@
  * Target: every answer correct.
  */
 const { freshMemoryRun, distinctQuestions, COALESCE_MS } = require("./nodered");
-const { mib, target, scaled, count } = require("./stats");
+const { mib, target, figure, scaled, count } = require("./stats");
 
 const CHATS = scaled(1000, 10);
 const DELTAS = scaled(400, 20);
@@ -29,6 +29,7 @@ module.exports = {
     const questions = distinctQuestions(CHATS, DELTAS);
     const lines = [];
     const targets = [];
+    const figures = [];
     const data = [];
     for (const variant of VARIANTS) {
       let sample;
@@ -68,6 +69,12 @@ module.exports = {
           result.failureCount === 0,
         ),
       );
+      const label = `realistic load, ${variant.label}`;
+      figures.push(
+        figure(`${label}: messages per answer`, result.messages / CHATS, "", "lower"),
+        figure(`${label}: Node-RED CPU seconds per answer`, sample.cpuSeconds / CHATS, "s", "lower"),
+        figure(`${label}: peak RSS above idle`, sample.peakAboveIdle / 2 ** 20, "MiB", "lower"),
+      );
       data.push({
         ...variant,
         messagesPerAnswer: result.messages / CHATS,
@@ -76,6 +83,6 @@ module.exports = {
         seconds,
       });
     }
-    return { lines, targets, data };
+    return { lines, targets, figures, data };
   },
 };

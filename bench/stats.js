@@ -36,6 +36,14 @@ function target(name, value, wanted, met) {
 }
 
 /**
+ * A figure as a number, for comparing two trees (bench/compare.js): `better` is "lower" or "higher".
+ * Every judged figure is one, and so are the figures printed beside them that a change could make worse.
+ */
+function figure(name, value, unit, better) {
+  return { name, value, unit, better };
+}
+
+/**
  * Sizes for quick smoke runs: BENCH_SCALE (set by `node bench/run.js --quick` to 0.01) multiplies the
  * counts of deltas and chats, never below `min`; BENCH_QUICK makes `repeats` fall back to `quick`.
  * A quick run proves the code works end to end; its figures are not comparable with the targets.
@@ -56,4 +64,16 @@ function count(n) {
   return n.toLocaleString("en-US");
 }
 
-module.exports = { median, alternate, formatRate, mib, target, scaled, repeats, count, SCALE, QUICK };
+module.exports = {
+  median,
+  alternate,
+  formatRate,
+  mib,
+  target,
+  figure,
+  scaled,
+  repeats,
+  count,
+  SCALE,
+  QUICK,
+};
