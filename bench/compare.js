@@ -1,11 +1,13 @@
 "use strict";
-// `npm run bench:compare -- <other> [--rounds N] [--quick] [--json file] [benchmarks]`: this tree against another
-// one, in one sitting: `<other>` is a built package tree (a directory, e.g. bench/naive) or a git revision
-// of this repository (checked out into a temporary worktree that borrows this tree's node_modules, and
-// built). Each round runs bench/run.js (the benchmarks named, or all) once for each tree, one after the
-// other, never at the same time, the first of the two alternating from round to round; then it prints
-// every figure (bench/stats.js figure()) of both trees, each run's value and the median, and which median
-// is better (`--quick`: bench/run.js's smoke run, whose figures mean nothing). Run by run output and JSON go to a directory under the system's temporary directory.
+// `npm run bench:compare -- <other> [--rounds N] [--quick] [--json file] [benchmarks]`: this tree against
+// another one, in one sitting. `<other>` is a built package tree (a directory, e.g. bench/naive) or a git
+// revision of this repository, checked out into a worktree under the system's temporary directory that
+// borrows this tree's node_modules, and built (kept for the next comparison of that commit; `git worktree
+// remove <dir>` removes it). Each round runs bench/run.js (the benchmarks named, or all) once for each tree,
+// one after the other, never at the same time, the first of the two alternating from round to round; then
+// it prints every figure (bench/stats.js figure()) of both trees, each run's value and the median, and which
+// median is better. `--quick` passes on bench/run.js's smoke run, whose figures mean nothing. Each run's
+// output and JSON go to a new directory under the system's temporary directory.
 const { execFileSync, spawn } = require("node:child_process");
 const fs = require("node:fs");
 const os = require("node:os");
@@ -97,7 +99,7 @@ async function main() {
   const args = parseArgs(process.argv.slice(2));
   const trees = { this: ROOT, other: otherTree(args.other) };
   const outDir = fs.mkdtempSync(path.join(os.tmpdir(), "dbgpt-compare-"));
-  const describe = (dir) => {
+  const treeName = (dir) => {
     try {
       return `${dir} at ${execFileSync("git", ["-C", dir, "log", "-1", "--format=%h"], { encoding: "utf8" }).trim()}`;
     } catch {
@@ -105,7 +107,7 @@ async function main() {
     }
   };
   process.stdout.write(
-    `this: ${describe(trees.this)}\nother: ${describe(trees.other)}\n` +
+    `this: ${treeName(trees.this)}\nother: ${treeName(trees.other)}\n` +
       `${args.rounds} rounds of ${args.only ?? "every benchmark"}, alternated; runs in ${outDir}\n`,
   );
   const reports = [];
