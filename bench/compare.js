@@ -12,6 +12,7 @@ const { execFileSync, spawn } = require("node:child_process");
 const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
+const { treeDescription } = require("./package");
 const { median } = require("./stats");
 
 const ROOT = path.join(__dirname, "..");
@@ -99,15 +100,8 @@ async function main() {
   const args = parseArgs(process.argv.slice(2));
   const trees = { this: ROOT, other: otherTree(args.other) };
   const outDir = fs.mkdtempSync(path.join(os.tmpdir(), "dbgpt-compare-"));
-  const treeName = (dir) => {
-    try {
-      return `${dir} at ${execFileSync("git", ["-C", dir, "log", "-1", "--format=%h"], { encoding: "utf8" }).trim()}`;
-    } catch {
-      return dir;
-    }
-  };
   process.stdout.write(
-    `this: ${treeName(trees.this)}\nother: ${treeName(trees.other)}\n` +
+    `this: ${treeDescription(trees.this)}\nother: ${treeDescription(trees.other)}\n` +
       `${args.rounds} rounds of ${args.only ?? "every benchmark"}, alternated; runs in ${outDir}\n`,
   );
   const reports = [];

@@ -4,6 +4,7 @@
  * checkout, built, e.g. an older commit in a git worktree, or bench/naive) to compare two versions on one
  * machine in one sitting. Node-RED links it in (bench/nodered.js) and the client benchmarks load its client.
  */
+const { execFileSync } = require("node:child_process");
 const fs = require("node:fs");
 const path = require("node:path");
 
@@ -20,4 +21,15 @@ function client() {
   return fs.existsSync(file) ? require(file) : undefined;
 }
 
-module.exports = { PACKAGE_DIR, client };
+/** A tree as the benchmarks print it: its directory and commit, when it is a git checkout. */
+function treeDescription(dir = PACKAGE_DIR) {
+  let commit = "";
+  try {
+    commit = execFileSync("git", ["-C", dir, "log", "-1", "--format=%h %s"], { encoding: "utf8" }).trim();
+  } catch {
+    commit = "(not a git checkout)";
+  }
+  return `${dir} at ${commit.length > 90 ? `${commit.slice(0, 87)}...` : commit}`;
+}
+
+module.exports = { PACKAGE_DIR, client, treeDescription };

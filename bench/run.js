@@ -38,20 +38,6 @@ function loadAverage() {
     .join(" ");
 }
 
-/** The measured tree (bench/package.js) and its commit, when it is a git checkout. */
-function packageDescription() {
-  const { PACKAGE_DIR } = require("./package");
-  let commit = "";
-  try {
-    commit = require("node:child_process")
-      .execFileSync("git", ["-C", PACKAGE_DIR, "log", "-1", "--format=%h %s"], { encoding: "utf8" })
-      .trim();
-  } catch {
-    commit = "(not a git checkout)";
-  }
-  return `${PACKAGE_DIR} at ${commit.length > 90 ? `${commit.slice(0, 87)}...` : commit}`;
-}
-
 async function main() {
   const args = parseArgs(process.argv.slice(2));
   if (args.quick) {
@@ -77,7 +63,7 @@ async function main() {
     cores: os.cpus().length,
     memory: `${Math.round(os.totalmem() / 2 ** 30)} GiB`,
     loadBefore: loadAverage(),
-    package: packageDescription(),
+    package: require("./package").treeDescription(),
     scale: process.env.BENCH_SCALE || "1",
     quick: process.env.BENCH_QUICK === "1",
   };
