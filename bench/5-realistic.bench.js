@@ -50,6 +50,8 @@ module.exports = {
       }
       const { result } = sample;
       const seconds = result.durationMs / 1000;
+      const messagesPerAnswer = result.messages / CHATS;
+      const cpuSecondsPerAnswer = sample.cpuSeconds / CHATS;
       if (result.failureCount > 0)
         lines.push(
           `${variant.label}: ${result.failureCount} problems: ${result.failures.slice(0, 5).join("; ")}`,
@@ -57,8 +59,8 @@ module.exports = {
       lines.push(
         `${variant.label}: ${result.failureCount === 0 ? "all" : "NOT all"} answers correct, in ${seconds.toFixed(2)} s ` +
           `(${((DELTAS * DELAY_MS) / 1000).toFixed(1)} s at the server's pace); ` +
-          `${(result.messages / CHATS).toFixed(1)} messages per answer (${count(result.messages)} in all); ` +
-          `Node-RED CPU ${(sample.cpuSeconds / CHATS).toFixed(4)} s per answer (${sample.cpuSeconds.toFixed(2)} s in all, ` +
+          `${messagesPerAnswer.toFixed(1)} messages per answer (${count(result.messages)} in all); ` +
+          `Node-RED CPU ${cpuSecondsPerAnswer.toFixed(4)} s per answer (${sample.cpuSeconds.toFixed(2)} s in all, ` +
           `${((sample.cpuSeconds / seconds) * 100).toFixed(0)}% of a core); peak RSS ${mib(sample.peakAboveIdle)} above idle`,
       );
       targets.push(
@@ -71,14 +73,14 @@ module.exports = {
       );
       const label = `realistic load, ${variant.label}`;
       figures.push(
-        figure(`${label}: messages per answer`, result.messages / CHATS, "", "lower"),
-        figure(`${label}: Node-RED CPU seconds per answer`, sample.cpuSeconds / CHATS, "s", "lower"),
+        figure(`${label}: messages per answer`, messagesPerAnswer, "", "lower"),
+        figure(`${label}: Node-RED CPU seconds per answer`, cpuSecondsPerAnswer, "s", "lower"),
         figure(`${label}: peak RSS above idle`, sample.peakAboveIdle / 2 ** 20, "MiB", "lower"),
       );
       data.push({
         ...variant,
-        messagesPerAnswer: result.messages / CHATS,
-        cpuSecondsPerAnswer: sample.cpuSeconds / CHATS,
+        messagesPerAnswer,
+        cpuSecondsPerAnswer,
         peakAboveIdle: sample.peakAboveIdle,
         seconds,
       });
