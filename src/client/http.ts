@@ -40,6 +40,9 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 /** undici's timers above 1 s run on a wheel that fires up to ~1 s late: used only where that is < 5 % (3.3 % at most). */
 const UNDICI_TIMER_MIN_MS = 30_000;
 
+/** A body's chunks kept before its reader attaches, at most, before undici is paused (one socket read). */
+const EARLY_BYTES = 64 * 1024;
+
 /** How long an idle timeout before the headers waits for an equally long connect timeout to report. */
 const CONNECT_GRACE_MS = 20;
 
@@ -105,12 +108,16 @@ type BodyReader = (chunk: Buffer) => Promise<void> | undefined;
 
 /**
  * A response body as undici's handler receives it. Each chunk goes straight to the one reader; chunks
- * that come before the reader or while it waits are kept, and undici is paused meanwhile (the rest of the
- * response waits in the socket). When the body fails, what was kept still goes to the reader before the
- * failure (nothing received is lost); a reader that throws gets nothing more.
+ * that come while it waits are kept, and undici is paused meanwhile (the rest of the response waits in
+ * the socket). Chunks that come before the reader (it attaches a turn after the head, which often arrives
+ * with the first chunks) are kept without pausing undici up to EARLY_BYTES: a pause and resume per
+ * response cost more than the chat they start. When the body fails, what was kept still goes to the
+ * reader before the failure (nothing received is lost); a reader that throws gets nothing more.
  */
 export class ResponseBody {
   private kept: Buffer[] = [];
+  /** Bytes kept before the reader attached (then no longer counted). */
+  private earlyBytes = 0;
   private reader: BodyReader | undefined;
   private waiting = false;
   private delivering = false;
@@ -139,6 +146,7 @@ export class ResponseBody {
   push(chunk: Buffer): void {
     if (this.end !== undefined) return;
     this.kept.push(chunk);
+    if (this.reader === undefined) this.earlyBytes += chunk.length;
     this.deliver();
   }
 
@@ -152,7 +160,9 @@ export class ResponseBody {
   private deliver(): void {
     const reader = this.reader;
     if (reader === undefined || this.waiting || this.delivering) {
-      if (this.kept.length !== 0) this.controller.pause();
+      if (this.kept.length !== 0 && (reader !== undefined || this.earlyBytes > EARLY_BYTES)) {
+        this.controller.pause();
+      }
       return;
     }
     this.delivering = true;

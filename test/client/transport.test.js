@@ -440,3 +440,68 @@ describe("client transport: deadline, timers, encodings, headers, connection reu
     assert.equal(ctx.emu.openConnections(), 1);
   });
 });
+
+describe("client transport: a response body between undici and its reader", () => {
+  const { ResponseBody } = require("../../nodes/lib/client/http.js");
+
+  /** undici's dispatch controller, as far as a body uses it: counts pauses and resumes. */
+  function fakeController() {
+    return {
+      paused: false,
+      pauses: 0,
+      resumes: 0,
+      pause() {
+        this.paused = true;
+        this.pauses++;
+      },
+      resume() {
+        this.paused = false;
+        this.resumes++;
+      },
+    };
+  }
+
+  it("chunks that come before the reader are kept without pausing undici up to 64 KiB, then it pauses", async () => {
+    const controller = fakeController();
+    const body = new ResponseBody(controller);
+    // The head often arrives with the first chunks: the reader attaches a turn later.
+    body.push(Buffer.from("data: one\n\n"));
+    body.push(Buffer.alloc(64 * 1024 - 20, 120));
+    assert.equal(controller.pauses, 0, "a little kept before the reader does not stop undici");
+    body.push(Buffer.from("data: past the bound\n\n"));
+    assert.equal(controller.pauses, 1, "past 64 KiB kept, undici is paused");
+    const seen = [];
+    const reading = body.read((chunk) => {
+      seen.push(chunk.length);
+      return undefined;
+    });
+    assert.deepEqual(seen, [11, 64 * 1024 - 20, 22], "the kept chunks go to the reader at once, in order");
+    assert.equal(controller.paused, false, "and undici reads on");
+    body.push(Buffer.from("data: after\n\n"));
+    body.finish();
+    await reading;
+    assert.deepEqual(seen, [11, 64 * 1024 - 20, 22, 13]);
+  });
+
+  it("a chunk that comes while the reader waits pauses undici at once; the wait's end resumes it", async () => {
+    const controller = fakeController();
+    const body = new ResponseBody(controller);
+    let release;
+    const seen = [];
+    const reading = body.read((chunk) => {
+      seen.push(chunk.toString());
+      if (seen.length === 1) return new Promise((resolve) => (release = resolve));
+      return undefined;
+    });
+    body.push(Buffer.from("a"));
+    body.push(Buffer.from("b"));
+    assert.equal(controller.pauses, 1);
+    assert.deepEqual(seen, ["a"]);
+    release();
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(seen, ["a", "b"]);
+    assert.equal(controller.resumes, 1);
+    body.finish();
+    await reading;
+  });
+});
