@@ -5,8 +5,8 @@
 // borrows this tree's node_modules, and built (kept for the next comparison of that commit; `git worktree
 // remove <dir>` removes it). Each round runs bench/run.js (the benchmarks named, or all) once for each tree,
 // one after the other, never at the same time, the first of the two alternating from round to round; then
-// it prints every figure (bench/stats.js figure()) of both trees, each run's value and the median, and which
-// median is better. `--quick` passes on bench/run.js's smoke run, whose figures mean nothing. Each run's
+// it prints every figure (bench/stats.js figure()) of both trees, each run's value and the median, which
+// median is better, and, where this tree's is worse, whether beyond the spread of the runs (chanceOfWorse). `--quick` passes on bench/run.js's smoke run, whose figures mean nothing. Each run's
 // output and JSON go to a new directory under the system's temporary directory.
 const { execFileSync, spawn } = require("node:child_process");
 const fs = require("node:fs");
@@ -76,6 +76,40 @@ function benchRun(tree, { only, quick }, log, json) {
   });
 }
 
+/**
+ * One-sided exact permutation test on the pairwise comparisons (Mann-Whitney's U, ties counting half): the
+ * chance that runs of two equal trees, split at random into groups of these sizes, would put "this" at
+ * least as far on the worse side as these runs do. Small when every run of this tree is worse than every
+ * run of the other (3 runs each: at best 0.05; 5 each: 0.004).
+ */
+function chanceOfWorse(mine, theirs, better) {
+  const worseThan = (a, b) => (a === b ? 0.5 : better === "lower" ? Number(a > b) : Number(a < b));
+  const statistic = (group, rest) => {
+    let sum = 0;
+    for (const a of group) for (const b of rest) sum += worseThan(a, b);
+    return sum;
+  };
+  const all = [...mine, ...theirs];
+  const observed = statistic(mine, theirs);
+  let splits = 0;
+  let asFar = 0;
+  // Every way of choosing which mine.length of all the runs are "this" (a bit mask per way: quick up to 10
+  // rounds, 2^20 masks).
+  for (let mask = 0; mask < 1 << all.length; mask++) {
+    let bits = 0;
+    for (let m = mask; m !== 0; m &= m - 1) bits++;
+    if (bits !== mine.length) continue;
+    const group = all.filter((_, i) => (mask >> i) & 1);
+    const rest = all.filter((_, i) => !((mask >> i) & 1));
+    splits++;
+    if (statistic(group, rest) >= observed - 1e-9) asFar++;
+  }
+  return asFar / splits;
+}
+
+/** Worse beyond the spread of the runs: the test's chance at most this. */
+const WORSE_CHANCE = 0.05;
+
 function format(value, unit) {
   const digits = Math.abs(value) >= 100 ? 1 : Math.abs(value) >= 1 ? 2 : 4;
   return `${value.toFixed(digits)}${unit ? ` ${unit}` : ""}`;
@@ -128,6 +162,7 @@ async function main() {
   }
   const figures = collect(reports);
   const worse = [];
+  const worseBeyondSpread = [];
   process.stdout.write(`\nFigures (each run, median; "this" first):\n`);
   for (const [name, { unit, better, values }] of figures) {
     const mine = values.this ?? [];
@@ -141,7 +176,13 @@ async function main() {
       const diff = b === 0 ? 0 : ((a - b) / Math.abs(b)) * 100;
       const wins = better === "lower" ? a <= b : a >= b;
       verdict = `${wins ? "this is better or equal" : "this is WORSE"} (${diff >= 0 ? "+" : ""}${diff.toFixed(1)} %)`;
-      if (!wins) worse.push(name);
+      if (!wins) {
+        worse.push(name);
+        const chance = chanceOfWorse(mine, theirs, better);
+        const beyond = chance <= WORSE_CHANCE;
+        if (beyond) worseBeyondSpread.push(name);
+        verdict += `, ${beyond ? "BEYOND" : "within"} the runs' spread (chance ${chance.toFixed(3)})`;
+      }
     }
     process.stdout.write(`  ${name} (${better} is better): ${verdict}\n`);
     if (mine.length > 0) process.stdout.write(`${line("this", mine)}\n`);
@@ -149,13 +190,15 @@ async function main() {
   }
   process.stdout.write(
     `\nthis tree's median is worse on ${worse.length} of ${figures.size} figures` +
-      `${worse.length > 0 ? `: ${worse.join("; ")}` : ""}\n`,
+      `${worse.length > 0 ? `: ${worse.join("; ")}` : ""}\n` +
+      `worse beyond the runs' spread (chance <= ${WORSE_CHANCE} that equal trees' runs would fall so) on ` +
+      `${worseBeyondSpread.length}${worseBeyondSpread.length > 0 ? `: ${worseBeyondSpread.join("; ")}` : ""}\n`,
   );
   if (args.json) {
     const summary = Object.fromEntries(figures);
     fs.writeFileSync(
       args.json,
-      JSON.stringify({ trees, rounds: args.rounds, figures: summary, worse }, null, 2),
+      JSON.stringify({ trees, rounds: args.rounds, figures: summary, worse, worseBeyondSpread }, null, 2),
     );
   }
   if (failed) process.exitCode = 1;
