@@ -6,8 +6,9 @@
 // remove <dir>` removes it). Each round runs bench/run.js (the benchmarks named, or all) once for each tree,
 // one after the other, never at the same time, the first of the two alternating from round to round; then
 // it prints every figure (bench/stats.js figure()) of both trees, each run's value and the median, which
-// median is better, and, where this tree's is worse, whether beyond the spread of the runs (chanceOfWorse). `--quick` passes on bench/run.js's smoke run, whose figures mean nothing. Each run's
-// output and JSON go to a new directory under the system's temporary directory.
+// median is better, and, where this tree's is worse, whether beyond the spread of the runs (chanceOfWorse).
+// `--quick` passes on bench/run.js's smoke run, whose figures mean nothing. Each run's output and JSON go to
+// a new directory under the system's temporary directory.
 const { execFileSync, spawn } = require("node:child_process");
 const fs = require("node:fs");
 const os = require("node:os");

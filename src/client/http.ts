@@ -110,9 +110,9 @@ type BodyReader = (chunk: Buffer) => Promise<void> | undefined;
  * A response body as undici's handler receives it. Each chunk goes straight to the one reader; chunks
  * that come while it waits are kept, and undici is paused meanwhile (the rest of the response waits in
  * the socket). Chunks that come before the reader (it attaches a turn after the head, which often arrives
- * with the first chunks) are kept without pausing undici up to EARLY_BYTES: a pause and resume per
- * response cost more than the chat they start. When the body fails, what was kept still goes to the
- * reader before the failure (nothing received is lost); a reader that throws gets nothing more.
+ * with the first chunks) are kept without pausing undici, up to EARLY_BYTES: pausing and resuming it for
+ * every response cost more CPU than many short chats need. When the body fails, what was kept still goes
+ * to the reader before the failure (nothing received is lost); a reader that throws gets nothing more.
  */
 export class ResponseBody {
   private kept: Buffer[] = [];
