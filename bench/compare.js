@@ -13,25 +13,35 @@ const { execFileSync, spawn } = require("node:child_process");
 const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
+const util = require("node:util");
 const { treeDescription } = require("./package");
 const { median } = require("./stats");
 
 const ROOT = path.join(__dirname, "..");
 
+const USAGE =
+  "usage: node bench/compare.js <directory or git revision> [--rounds N] [--quick] [--json file] [benchmarks]";
+
 function parseArgs(argv) {
-  const args = { other: undefined, rounds: 3, json: undefined, only: undefined, quick: false };
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === "--rounds") args.rounds = Number(argv[++i]);
-    else if (argv[i] === "--quick") args.quick = true;
-    else if (argv[i] === "--json") args.json = argv[++i];
-    else if (args.other === undefined) args.other = argv[i];
-    else args.only = argv[i];
+  let parsed;
+  try {
+    parsed = util.parseArgs({
+      args: argv,
+      options: { rounds: { type: "string" }, quick: { type: "boolean" }, json: { type: "string" } },
+      allowPositionals: true,
+    });
+  } catch (err) {
+    throw new Error(`${err.message}\n${USAGE}`);
   }
-  if (args.other === undefined || !(args.rounds >= 1)) {
-    throw new Error(
-      "usage: node bench/compare.js <directory or git revision> [--rounds N] [--quick] [--json file] [benchmarks]",
-    );
-  }
+  const { values, positionals } = parsed;
+  const args = {
+    other: positionals[0],
+    only: positionals[1],
+    rounds: values.rounds === undefined ? 3 : Number(values.rounds),
+    json: values.json,
+    quick: values.quick === true,
+  };
+  if (args.other === undefined || positionals.length > 2 || !(args.rounds >= 1)) throw new Error(USAGE);
   return args;
 }
 
@@ -77,6 +87,11 @@ function benchRun(tree, { only, quick }, log, json) {
   });
 }
 
+/** Whether `a` is worse than `b` for a figure where `better` ("lower" or "higher") is better. */
+function isWorse(a, b, better) {
+  return better === "lower" ? a > b : a < b;
+}
+
 /**
  * One-sided exact permutation test on the pairwise comparisons (Mann-Whitney's U, ties counting half): the
  * chance that runs of two equal trees, split at random into groups of these sizes, would put "this" at
@@ -84,7 +99,7 @@ function benchRun(tree, { only, quick }, log, json) {
  * run of the other (3 runs each: at best 0.05; 5 each: 0.004).
  */
 function chanceOfWorse(mine, theirs, better) {
-  const worseThan = (a, b) => (a === b ? 0.5 : better === "lower" ? Number(a > b) : Number(a < b));
+  const worseThan = (a, b) => (a === b ? 0.5 : Number(isWorse(a, b, better)));
   const statistic = (group, rest) => {
     let sum = 0;
     for (const a of group) for (const b of rest) sum += worseThan(a, b);
@@ -175,7 +190,7 @@ async function main() {
       const a = median(mine);
       const b = median(theirs);
       const diff = b === 0 ? 0 : ((a - b) / Math.abs(b)) * 100;
-      const wins = better === "lower" ? a <= b : a >= b;
+      const wins = !isWorse(a, b, better);
       verdict = `${wins ? "this is better or equal" : "this is WORSE"} (${diff >= 0 ? "+" : ""}${diff.toFixed(1)} %)`;
       if (!wins) {
         worse.push(name);
