@@ -80,6 +80,7 @@ async function runSize(emulatorUrl, emulator, { chats, runs, peakLimit, floor })
     );
   }
   const name = `${count(chats)} concurrent chats`;
+  const judgedPeak = `${name}: peak RSS above the idle process`;
   const problems = samples.reduce((sum, s) => sum + s.result.failureCount, 0);
   const targets = [
     target(
@@ -90,19 +91,12 @@ async function runSize(emulatorUrl, emulator, { chats, runs, peakLimit, floor })
     ),
   ];
   if (peakLimit !== undefined) {
-    targets.push(
-      target(
-        `${name}: peak RSS above the idle process`,
-        `+${mib(peak)}`,
-        `<= ${mib(peakLimit)}`,
-        peak <= peakLimit,
-      ),
-    );
+    targets.push(target(judgedPeak, `+${mib(peak)}`, `<= ${mib(peakLimit)}`, peak <= peakLimit));
   }
   // The memory figure as it is judged (500 chats) or reported (2,000: per chat in flight), once.
   const figures = [
     peakLimit !== undefined
-      ? figure(`${name}: peak RSS above the idle process`, peak / 2 ** 20, "MiB", "lower")
+      ? figure(judgedPeak, peak / 2 ** 20, "MiB", "lower")
       : figure(`${name}: peak RSS above idle per chat in flight`, peak / chats / 1024, "KiB", "lower"),
     figure(`${name}: Node-RED CPU seconds`, median(samples.map((s) => s.cpuSeconds)), "s", "lower"),
   ];
