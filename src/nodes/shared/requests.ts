@@ -67,10 +67,10 @@ export function newJob<J extends Job>(
     Partial<Pick<Job, "controller" | "enqueuedAt">>,
 ): J {
   return {
-    controller: new AbortController(),
-    enqueuedAt: performance.now(),
-    streaming: false,
     ...fields,
+    controller: fields.controller ?? new AbortController(),
+    enqueuedAt: fields.enqueuedAt ?? performance.now(),
+    streaming: false,
   } as J;
 }
 
