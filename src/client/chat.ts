@@ -266,10 +266,16 @@ export class ChatCallImpl implements ChatCall, AsyncIterator<ChatEvent> {
     }
   }
 
-  /** The reader should wait (whenReady()) before reading more of the response. */
-  get backlogged(): boolean {
+  /**
+   * The reader should wait (whenReady()) before reading more of the response: paused, a full queue, or
+   * events held (`held`) behind the iterator's first one. The first event alone needs no wait: what comes
+   * next is held until the iterator is back for more.
+   */
+  backlogged(held: boolean): boolean {
     return (
-      this.holding || (this.consumer === Consumer.Iterator && this.queue.length - this.head >= QUEUE_HIGH)
+      this.pausedByCaller ||
+      (this.firstOutstanding && held) ||
+      (this.consumer === Consumer.Iterator && this.queue.length - this.head >= QUEUE_HIGH)
     );
   }
 
@@ -534,7 +540,7 @@ class ChatRun implements CallHooks {
     // Paused, or a full queue: read on once the consumer is ready (after pause(), the rest of a chunk's
     // events wait in the decoder until then).
     const whenReady = async () => {
-      while (call.backlogged) {
+      while (call.backlogged(decoder.holds)) {
         await call.whenReady();
         decoder.release();
       }
@@ -542,7 +548,7 @@ class ChatRun implements CallHooks {
     await http.readBody(response, (chunk) => {
       if (this.done) return undefined; // anything after [DONE] is read and dropped
       decoder.push(chunk);
-      return call.backlogged ? whenReady() : undefined;
+      return call.backlogged(decoder.holds) ? whenReady() : undefined;
     });
     if (this.done) return;
     decoder.end();
