@@ -9,16 +9,25 @@
 const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
+const util = require("node:util");
 const { startEmulatorProcess } = require("./emulator");
 
+const USAGE = "usage: node bench/run.js [--quick] [--json file] [benchmarks]";
+
 function parseArgs(argv) {
-  const args = { only: undefined, json: undefined, quick: false };
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === "--json") args.json = argv[++i];
-    else if (argv[i] === "--quick") args.quick = true;
-    else args.only = argv[i];
+  let parsed;
+  try {
+    parsed = util.parseArgs({
+      args: argv,
+      options: { quick: { type: "boolean" }, json: { type: "string" } },
+      allowPositionals: true,
+    });
+  } catch (err) {
+    throw new Error(`${err.message}\n${USAGE}`);
   }
-  return args;
+  const { values, positionals } = parsed;
+  if (positionals.length > 1) throw new Error(USAGE);
+  return { only: positionals[0], json: values.json, quick: values.quick === true };
 }
 
 function cpuModel() {
