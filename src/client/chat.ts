@@ -266,16 +266,10 @@ export class ChatCallImpl implements ChatCall, AsyncIterator<ChatEvent> {
     }
   }
 
-  /**
-   * The reader should wait (whenReady()) before reading more of the response: paused, a full queue, or
-   * events held (`held`) behind the iterator's first one. The first event alone needs no wait: what comes
-   * next is held until the iterator is back for more.
-   */
-  backlogged(held: boolean): boolean {
+  /** The reader should wait (whenReady()) before reading more of the response. */
+  get backlogged(): boolean {
     return (
-      this.pausedByCaller ||
-      (this.firstOutstanding && held) ||
-      (this.consumer === Consumer.Iterator && this.queue.length - this.head >= QUEUE_HIGH)
+      this.holding || (this.consumer === Consumer.Iterator && this.queue.length - this.head >= QUEUE_HIGH)
     );
   }
 
@@ -540,7 +534,7 @@ class ChatRun implements CallHooks {
     // Paused, or a full queue: read on once the consumer is ready (after pause(), the rest of a chunk's
     // events wait in the decoder until then).
     const whenReady = async () => {
-      while (call.backlogged(decoder.holds)) {
+      while (call.backlogged) {
         await call.whenReady();
         decoder.release();
       }
@@ -548,7 +542,7 @@ class ChatRun implements CallHooks {
     await http.readBody(response, (chunk) => {
       if (this.done) return undefined; // anything after [DONE] is read and dropped
       decoder.push(chunk);
-      return call.backlogged(decoder.holds) ? whenReady() : undefined;
+      return call.backlogged ? whenReady() : undefined;
     });
     if (this.done) return;
     decoder.end();

@@ -217,11 +217,6 @@ export class SseChunkDecoder {
     this.parser.feed(text);
   }
 
-  /** Events are held, waiting for release(). */
-  get holds(): boolean {
-    return this.heldFrom < this.held.length;
-  }
-
   /** Hands on the held events until the consumer pauses again. */
   release(): void {
     const held = this.held;
