@@ -546,6 +546,35 @@ describe("consuming a ChatCall: one consumer, no order of use loses events (issu
     assert.deepEqual(await second, { value: { type: "delta", text: "b" }, done: false });
   });
 
+  it("an iterator back only after the body ended still gets its end ([DONE] without its blank line)", async () => {
+    const http = require("node:http");
+    const { DbgptClient } = require("../../nodes/lib/client");
+    const chunk = (content) =>
+      `data: ${JSON.stringify({ id: "c1", model: MODEL, choices: [{ index: 0, delta: { content } }] })}\n\n`;
+    const server = http.createServer((req, res) => {
+      req.resume();
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      res.write(chunk("first"));
+      // The rest comes a moment later, after the iterator took the first event, and ends without a blank line.
+      setTimeout(() => res.end("data: [DONE]"), 50);
+    });
+    await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const client = new DbgptClient({ baseUrl: `http://127.0.0.1:${server.address().port}` });
+    try {
+      const call = client.chat(chatRequest({ question: "hi" }));
+      const events = call[Symbol.asyncIterator]();
+      assert.deepEqual((await events.next()).value, { type: "delta", text: "first" });
+      await new Promise((resolve) => setTimeout(resolve, 300)); // the body has ended meanwhile
+      const rest = [];
+      for (let next = await events.next(); !next.done; next = await events.next()) rest.push(next.value);
+      assert.deepEqual(rest, []);
+      assert.equal((await call.result).text, "first");
+    } finally {
+      await client.close();
+      server.close();
+    }
+  });
+
   it("a listener that throws fails the call with its own error and closes the connection", async () => {
     const call = ctx.client().chat(chatRequest({ question: "[long:2000]" }));
     const boom = new Error("listener failed");
