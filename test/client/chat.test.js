@@ -555,7 +555,7 @@ describe("consuming a ChatCall: one consumer, no order of use loses events (issu
       req.resume();
       res.writeHead(200, { "content-type": "text/event-stream" });
       res.write(chunk("first"));
-      // The rest comes a moment later, after the iterator took the first event, and ends without a blank line.
+      // The end comes a moment later, after the iterator took the first event: [DONE] without its blank line.
       setTimeout(() => res.end("data: [DONE]"), 50);
     });
     await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
