@@ -13,7 +13,7 @@ const { execFileSync, spawn } = require("node:child_process");
 const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
-const util = require("node:util");
+const { commandLine } = require("./cli");
 const { treeDescription } = require("./package");
 const { median } = require("./stats");
 
@@ -23,17 +23,8 @@ const USAGE =
   "usage: node bench/compare.js <directory or git revision> [--rounds N] [--quick] [--json file] [benchmarks]";
 
 function parseArgs(argv) {
-  let parsed;
-  try {
-    parsed = util.parseArgs({
-      args: argv,
-      options: { rounds: { type: "string" }, quick: { type: "boolean" }, json: { type: "string" } },
-      allowPositionals: true,
-    });
-  } catch (err) {
-    throw new Error(`${err.message}\n${USAGE}`);
-  }
-  const { values, positionals } = parsed;
+  const options = { rounds: { type: "string" }, quick: { type: "boolean" }, json: { type: "string" } };
+  const { values, positionals } = commandLine(argv, options, 2, USAGE);
   const args = {
     other: positionals[0],
     only: positionals[1],
@@ -41,7 +32,7 @@ function parseArgs(argv) {
     json: values.json,
     quick: values.quick === true,
   };
-  if (args.other === undefined || positionals.length > 2 || !(args.rounds >= 1)) throw new Error(USAGE);
+  if (args.other === undefined || !(args.rounds >= 1)) throw new Error(USAGE);
   return args;
 }
 

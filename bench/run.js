@@ -9,24 +9,14 @@
 const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
-const util = require("node:util");
+const { commandLine } = require("./cli");
 const { startEmulatorProcess } = require("./emulator");
 
 const USAGE = "usage: node bench/run.js [--quick] [--json file] [benchmarks]";
 
 function parseArgs(argv) {
-  let parsed;
-  try {
-    parsed = util.parseArgs({
-      args: argv,
-      options: { quick: { type: "boolean" }, json: { type: "string" } },
-      allowPositionals: true,
-    });
-  } catch (err) {
-    throw new Error(`${err.message}\n${USAGE}`);
-  }
-  const { values, positionals } = parsed;
-  if (positionals.length > 1) throw new Error(USAGE);
+  const options = { quick: { type: "boolean" }, json: { type: "string" } };
+  const { values, positionals } = commandLine(argv, options, 1, USAGE);
   return { only: positionals[0], json: values.json, quick: values.quick === true };
 }
 
