@@ -8,7 +8,10 @@
  *   floor   trigger -> a function node sending the same 1,000,000 deltas and the final (the whole text),
  *           300 per timer tick, with node.send -> the same counting function node
  * When the final message reaches the counter, before it reads the text, forced GCs and the heap used:
- * minus the idle heap, the heap retained at the final.
+ * minus the idle heap, the heap retained at the final. V8's bytecode at idle and at the final is printed
+ * beside it: forced GCs neither age nor flush bytecode, the run's own mark-compacts do (--bytecode-old-age,
+ * 5), so whether Node-RED's stale bytecode (about 0.9 MiB) is still there at the final depends on how many
+ * mark-compacts V8 chose to run, which moves the retained heap by as much.
  * Targets: (node's peak RSS above idle - the floor's) / answer bytes <= 4; node's retained heap / the
  * floor's <= 1.1.
  */
@@ -44,7 +47,8 @@ module.exports = {
         const seconds = sample.result.durationMs / 1000;
         lines.push(
           `${name.padEnd(5)} run ${i + 1}: peak RSS ${mib(sample.peakRss)} = ${mib(sample.peakAboveIdle)} above idle; ` +
-            `heap retained at the final ${mib(sample.retained)}; ${formatRate(DELTAS / seconds)} deltas in ` +
+            `heap retained at the final ${mib(sample.retained)} (bytecode ${mib(sample.idle.bytecode)} at idle, ` +
+            `${mib(sample.result.heapAtFinal.bytecode)} at the final); ${formatRate(DELTAS / seconds)} deltas in ` +
             `${seconds.toFixed(1)} s, Node-RED CPU ${sample.cpuSeconds.toFixed(1)} s`,
         );
       }

@@ -19,7 +19,8 @@
  * stamps each chat's first delta and final, folds the deltas into an FNV-1a checksum and compares every
  * final, and the folded deltas, with what the emulator sent; after the last final it answers the POST.
  * Two settings.functionGlobalContext helpers make the clock and the heap reachable from the function nodes:
- * benchNow() (performance.now()) and benchMemory(gcRounds) (global.gc() rounds, then process.memoryUsage());
+ * benchNow() (performance.now()) and benchMemory(gcRounds) (global.gc() rounds, then process.memoryUsage()
+ * and V8's bytecode size);
  * benchUndici(reset) reads undici's diagnostics channels for the first-delta benchmark's own-time figure.
  * Peak RSS, its reset and CPU time are read from outside, through /proc/<pid>.
  *
@@ -346,7 +347,8 @@ function prepareUserDir(emulatorUrl, port) {
       },
       benchMemory: function (rounds) {
         for (let i = 0; i < rounds; i++) global.gc();
-        return process.memoryUsage();
+        const { bytecode_and_metadata_size } = require("node:v8").getHeapCodeStatistics();
+        return { ...process.memoryUsage(), bytecode: bytecode_and_metadata_size };
       },
       // When undici (any copy in this process) first created a request and first received body bytes
       // since the last reset, from its diagnostics channels (subscribed on the first call only).
@@ -510,10 +512,10 @@ async function startBenchNodeRed({ emulatorUrl, nodeArgs = [] }) {
 
 /**
  * The memory method of issue 13: a freshly started Node-RED, warmed up with one 2,000-delta chat, forced
- * GCs, VmHWM reset; then `spec`; peak = VmHWM after the last final. Resolves to
- * `beforeRun` (optional, async) runs after the warm-up, before the GCs (e.g. to slow the emulator down).
- * { idle: { rss, heapUsed }, peakRss, peakAboveIdle, result, cpuSeconds } whatever the run's failures
- * (result.failureCount); rejects if the warm-up fails.
+ * GCs, VmHWM reset; then `spec`; peak = VmHWM after the last final. `beforeRun` (optional, async) runs
+ * after the warm-up, before the GCs (e.g. to slow the emulator down). Resolves to
+ * { idle: { rss, heapUsed, bytecode }, peakRss, peakAboveIdle, result, cpuSeconds } whatever the run's
+ * failures (result.failureCount); rejects if the warm-up fails.
  */
 async function freshMemoryRun(emulatorUrl, spec, { warmupDeltas = 2000, beforeRun } = {}) {
   const nodeRed = await startBenchNodeRed({ emulatorUrl });
@@ -531,7 +533,7 @@ async function freshMemoryRun(emulatorUrl, spec, { warmupDeltas = 2000, beforeRu
     const cpuSeconds = nodeRed.cpuSeconds() - cpuBefore;
     const peakRss = nodeRed.status().vmHWM;
     return {
-      idle: { rss: idle.vmRSS, heapUsed: idleHeap.heapUsed },
+      idle: { rss: idle.vmRSS, heapUsed: idleHeap.heapUsed, bytecode: idleHeap.bytecode },
       peakRss,
       peakAboveIdle: peakRss - idle.vmRSS,
       result,
