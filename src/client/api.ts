@@ -144,6 +144,11 @@ export interface ChatCall extends AsyncIterable<ChatEvent> {
   /** The listener wants no more events for now (not even the rest of a chunk read already) until resume(). */
   pause(): void;
   resume(): void;
+  /**
+   * For an iterating consumer: the next event if it is already here, at once (no promise); undefined when
+   * none is, and then `next()` waits for it (or says how the call ended).
+   */
+  take(): ChatEvent | undefined;
   /** The chunk id / model seen so far (for stream messages). */
   readonly id: string | undefined;
   readonly model: string;

@@ -209,21 +209,25 @@ export class ChatCallImpl implements ChatCall, AsyncIterator<ChatEvent> {
     return this;
   }
 
-  next(): Promise<IteratorResult<ChatEvent>> {
+  take(): ChatEvent | undefined {
     if (this.firstOutstanding) {
       // The iterator took its first event and is back: the response is parsed on.
       this.firstOutstanding = false;
       this.wake();
     }
-    if (this.head < this.queue.length) {
-      const value = this.queue[this.head++];
-      if (this.head === this.queue.length) {
-        this.queue.length = 0;
-        this.head = 0;
-      }
-      if (this.queue.length - this.head <= QUEUE_LOW) this.wake();
-      return Promise.resolve({ value, done: false });
+    if (this.head === this.queue.length) return undefined;
+    const value = this.queue[this.head++];
+    if (this.head === this.queue.length) {
+      this.queue.length = 0;
+      this.head = 0;
     }
+    if (this.queue.length - this.head <= QUEUE_LOW) this.wake();
+    return value;
+  }
+
+  next(): Promise<IteratorResult<ChatEvent>> {
+    const value = this.take();
+    if (value !== undefined) return Promise.resolve({ value, done: false });
     if (this.outcome === Outcome.Pending && this.consumer !== Consumer.Gone) {
       return new Promise((resolve, reject) => {
         this.waiting = { resolve, reject };

@@ -474,6 +474,30 @@ describe("consuming a ChatCall: one consumer, no order of use loses events (issu
     assert.equal((await pending).text, answerFor(question));
   });
 
+  it("take() hands over the events already here at once, undefined when none is (next() then waits)", async () => {
+    const question = "[long:300]";
+    const call = ctx.client().chat(chatRequest({ question }));
+    const iterator = call[Symbol.asyncIterator]();
+    const events = [(await iterator.next()).value];
+    await turn(); // the rest of the answer arrives meanwhile
+    let longestRun = 0;
+    for (;;) {
+      let run = 0;
+      for (let event = call.take(); event !== undefined; event = call.take()) {
+        events.push(event);
+        run++;
+      }
+      longestRun = Math.max(longestRun, run);
+      const step = await iterator.next();
+      if (step.done) break;
+      events.push(step.value);
+    }
+    assert.equal(fold(events).text, answerFor(question));
+    assert.ok(longestRun > 100, `events taken in a row without a promise: ${longestRun}`);
+    assert.equal(call.take(), undefined);
+    assert.equal((await call.result).text, answerFor(question));
+  });
+
   it("on('event') gets every event, synchronously and in order, including those before it was attached", async () => {
     const question = "[long:500]";
     const call = ctx.client().chat(chatRequest({ question }));

@@ -8,6 +8,7 @@ import {
   stoppedChatResult,
   type CallOptions,
   type ChatCall,
+  type ChatEvent,
   type ChatRequest,
   type ChatResult,
   type DbgptClient,
@@ -108,14 +109,23 @@ export function sendStream(
   // The stream counts for the budget from now until its last event is sent.
   const leaveBudget = options.budget.join();
   const sendAll = async () => {
+    const events = call[Symbol.asyncIterator]();
     let started = false;
+    let event: ChatEvent | undefined;
     try {
-      for await (const event of call) {
+      for (;;) {
+        if (event === undefined) {
+          const step = await events.next();
+          if (step.done) break;
+          event = step.value;
+        }
         try {
           if (event.type !== "reasoning" || options.emitReasoning) coalescer.push(event.type, event.text);
         } catch (error) {
+          void events.return?.();
           return failed(error);
         }
+        event = undefined;
         if (!started) {
           started = true;
           onFirst();
@@ -124,6 +134,8 @@ export function sendStream(
           const waiting = wait;
           wait = undefined;
           await waiting;
+          // What arrived meanwhile is taken at once: where the budget binds, one wait per message, not two.
+          event = call.take();
         }
       }
     } catch {
