@@ -15,7 +15,7 @@ const { waitFor } = require("../support/wait");
 const START = path.join(ROOT, "scripts", "start.js");
 const EXAMPLES_DIR = path.join(ROOT, "examples");
 
-/** Runs scripts/start.js until it says Node-RED is running; { url, output(), stop() }. */
+/** Runs scripts/start.js until it has said Node-RED is running and how to stop it; { url, output(), stop() }. */
 async function runStart(env) {
   const child = spawn(process.execPath, [START], {
     cwd: ROOT,
@@ -28,7 +28,8 @@ async function runStart(env) {
   const exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
   let gone = false;
   exited.then(() => (gone = true));
-  await waitFor(() => /Node-RED is running: /.test(output) || gone, "npm start", 90000, 100).catch(() => {});
+  // The banner's last line: its lines are separate writes, and may reach this process in separate chunks.
+  await waitFor(() => /Ctrl-C stops /.test(output) || gone, "npm start", 90000, 100).catch(() => {});
   if (!/Node-RED is running: /.test(output)) {
     child.kill("SIGKILL");
     throw new Error(`npm start did not come up:\n${output}`);
