@@ -23,16 +23,12 @@ import type { Job } from "./requests";
  * Stream messages a node may send in one turn before its streams let Node-RED deliver them: Node-RED
  * delivers each message in a later setImmediate, so without a bound every readable socket's deltas (tens
  * of thousands with hundreds of fast streams) would wait in memory at once, long enough to be promoted to
- * V8's old space. The bound is shared by the node's streams: they get SEND_BUDGET between them, or
- * PER_STREAM each where that is more (the rest of their answers wait unread in the sockets); a stream
- * alone, or one of a few, may send up to TURN_ALONE, so that what it has already read (a chunk holds over
- * a thousand small deltas) goes out in one turn instead of waiting through several, which is what gets it
- * promoted. PER_STREAM keeps the turns from getting shorter as the streams get more: every turn reads each
- * readable socket once, so turns of less than two messages per stream spend their CPU on socket reads of
- * a delta or two (bench/RESULTS.md, stop 29).
+ * V8's old space. The bound is shared by the node's streams: many streams get SEND_BUDGET between them
+ * (the rest of their answers wait unread in the sockets); a stream alone, or one of a few, may send up to
+ * TURN_ALONE, so that what it has already read (a chunk holds over a thousand small deltas) goes out in one
+ * turn instead of waiting through several, which is what gets it promoted.
  */
 const SEND_BUDGET = 250;
-const PER_STREAM = 2;
 const TURN_ALONE = 2000;
 
 /** One per node, shared by all its streams: past the budget, a stream waits until Node-RED has delivered. */
@@ -49,8 +45,7 @@ export class DeliveryBudget {
 
   /** Messages the node's streams may send in one turn between them. */
   get perTurn(): number {
-    const streams = Math.max(1, this.streams);
-    return Math.max(SEND_BUDGET, PER_STREAM * streams, Math.floor(TURN_ALONE / streams));
+    return Math.max(SEND_BUDGET, Math.floor(TURN_ALONE / Math.max(1, this.streams)));
   }
 
   /**
