@@ -27,6 +27,12 @@ import type { Job } from "./requests";
  * (the rest of their answers wait unread in the sockets); a stream alone, or one of a few, may send up to
  * TURN_ALONE, so that what it has already read (a chunk holds over a thousand small deltas) goes out in one
  * turn instead of waiting through several, which is what gets it promoted.
+ *
+ * The streams waiting for a turn each send one message when it comes, before they find it spent, so a
+ * turn carries at least one message per waiting stream. Under saturation the bound costs CPU: every turn
+ * reads each readable socket once, and shorter turns mean more reads of a delta or two. Longer turns (a
+ * budget per stream, or sockets left unread while their stream waits) gave 10-16 % of that CPU back for up
+ * to twice the peak memory (bench/RESULTS.md, stop 29); memory first.
  */
 const SEND_BUDGET = 250;
 const TURN_ALONE = 2000;
