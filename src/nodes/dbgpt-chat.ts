@@ -8,6 +8,7 @@ import { performance } from "node:perf_hooks";
 import { isDbgptError, type CallOptions, type DbgptClient, type DbgptError } from "../client";
 import {
   DeliveryBudget,
+  deliveredSoFar,
   sendFinal,
   sendStream,
   stoppedResult,
@@ -95,7 +96,14 @@ function setUpChatNode(RED: NodeAPI, node: Node, def: ChatDef): void {
       if (streamed?.failure !== undefined) throw streamed.failure.error;
       if (requests.closed) return streamed?.coalescer.dispose();
       streamed?.coalescer.flush();
-      if (stream) answer = await withConversationData(job.client, answer, job.request, job.callOptions, warn);
+      if (stream) {
+        answer = await withConversationData(job.client, answer, job.request, job.callOptions, warn);
+        // The final message is delivered after the stream's last messages, in a pass of Node's immediates of
+        // its own: a pass keeps each immediate it ran (one per delivery) linked until it ends, so a final
+        // delivered in the stream's last pass (up to 2,000 deltas) would have them all still in the heap
+        // (bench/RESULTS.md, stop 31).
+        await deliveredSoFar();
+      }
       if (!requests.closed) sendFinal(node, job, answer);
     } catch (err) {
       if (requests.closed) return streamed?.coalescer.dispose();

@@ -177,6 +177,23 @@ describe("dbgpt-chat delivery pace: the first delta early, a budget for messages
     );
   });
 
+  it("the final message is delivered after the stream's last pass of deliveries has ended, not in it", async () => {
+    const c = await loadChat(emu.url, { chatMode: "chat_normal" });
+    emu.fault({ eventsPerWrite: 500 });
+    // Each delivery of a stream message queues an immediate: the pass that delivers the stream's last
+    // messages runs them after it has ended, before the next pass.
+    const passes = { delivered: 0, ended: 0, atFinal: undefined };
+    helper.getNode("stream").on("input", () => {
+      passes.delivered++;
+      setImmediate(() => passes.ended++);
+    });
+    helper.getNode("final").on("input", () => (passes.atFinal = passes.ended));
+    c.node.receive({ payload: "[long:500] at once" });
+    await waitFor(() => c.final.length === 1, "the answer", 10000);
+    assert.equal(passes.delivered, 500);
+    assert.equal(passes.atFinal, 500, "every pass that delivered stream messages had ended");
+  });
+
   it("ten streams share 250 messages per turn between them", async () => {
     const c = await loadChat(emu.url, { chatMode: "chat_normal" });
     const counts = countSends(c);

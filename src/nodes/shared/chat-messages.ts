@@ -60,8 +60,7 @@ export class DeliveryBudget {
    * after it, not before). Past the budget: Node-RED's delivery of everything sent so far.
    */
   sent(first: boolean): Promise<void> | undefined {
-    // Node-RED queued the delivery in a setImmediate just now: one queued after it runs later.
-    if (first) return new Promise((resolve) => setImmediate(resolve));
+    if (first) return deliveredSoFar();
     if (++this.sentThisTurn < this.perTurn) return undefined;
     this.deliveryTurn ??= new Promise((resolve) =>
       setImmediate(() => {
@@ -72,6 +71,14 @@ export class DeliveryBudget {
     );
     return this.deliveryTurn;
   }
+}
+
+/**
+ * Resolves once Node-RED has delivered every message sent before the call: it queues each delivery in a
+ * setImmediate, and one queued after them runs after them.
+ */
+export function deliveredSoFar(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /** The stream messages of one request: what is waiting for the stream interval, and how sending ended. */
