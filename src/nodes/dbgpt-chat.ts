@@ -98,11 +98,7 @@ function setUpChatNode(RED: NodeAPI, node: Node, def: ChatDef): void {
       streamed?.coalescer.flush();
       if (stream) {
         answer = await withConversationData(job.client, answer, job.request, job.callOptions, warn);
-        // The final message is delivered after the stream's last messages, in a pass of Node's immediates of
-        // its own: a pass keeps each immediate it ran (one per delivery) linked until it ends, so a final
-        // delivered in the stream's last pass (up to 2,000 deltas) would have them all still in the heap
-        // (bench/RESULTS.md, stop 31).
-        await deliveredSoFar();
+        await deliveredSoFar(); // the final is delivered in a pass of its own, not in the deltas' last one
       }
       if (!requests.closed) sendFinal(node, job, answer);
     } catch (err) {

@@ -75,7 +75,10 @@ export class DeliveryBudget {
 
 /**
  * Resolves once Node-RED has delivered every message sent before the call: it queues each delivery in a
- * setImmediate, and one queued after them runs after them.
+ * setImmediate, and one queued after them runs after them. What is sent then goes out in a later pass of
+ * Node's immediates: a pass keeps every immediate it ran linked until it ends, so a final message
+ * delivered in the pass of a stream's last 2,000 deltas would be handled with them all still in the heap
+ * (bench/RESULTS.md, stop 31).
  */
 export function deliveredSoFar(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
