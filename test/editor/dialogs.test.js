@@ -196,6 +196,41 @@ describe("editor dialogs in chromium", function () {
     assert.deepEqual(await nodeProps(CFG, ["model", "timeout"]), { model: LLM_MODELS.at(-1), timeout: 7.5 });
   });
 
+  it("config: a click on the model picker right after the URL changed lists the models, from a server slower than 300 ms too", async function () {
+    await editConfig();
+    await page.waitForSelector("#node-config-input-model-hint.dbgpt-ok", { state: "visible" });
+    // The list takes 800 ms: longer than the model refresh the URL's change defers by 300 ms.
+    emu.fault({ match: { path: "/api/v2/serve/model/models" }, times: 0, firstEventDelayMs: 800 });
+    const modelRequests = () => emu.requests.filter((r) => r.path === "/api/v2/serve/model/models").length;
+    try {
+      const before = modelRequests();
+      // Another spelling of the same server: the dialog has no list for it yet.
+      await page.fill("#node-config-input-baseUrl", `${emu.url}/`);
+      // Every text the model's hint shows from now on.
+      await page.evaluate(() => {
+        const hint = $("#node-config-input-model-hint");
+        const texts = (globalThis.__dbgptHints = []);
+        const observer = new globalThis.MutationObserver(() => texts.push(hint.text()));
+        observer.observe(hint[0], { childList: true, characterData: true, subtree: true });
+      });
+      await page.click("#node-config-input-model-pick"); // the URL field's change comes with this click
+      await page.waitForSelector(".dbgpt-picker-menu li a", { state: "visible", timeout: 5000 });
+      assert.deepEqual(await menuOptions(), LLM_MODELS);
+      await page.waitForTimeout(400);
+      // Asked once, and the hint went from "loading" to the count without being emptied on the way.
+      assert.equal(modelRequests() - before, 1);
+      const seen = await page.evaluate(() =>
+        globalThis.__dbgptHints.filter((text, i, all) => text !== all[i - 1]),
+      );
+      assert.equal(seen.at(-1), `One of the ${LLM_MODELS.length} models the server offers`);
+      assert.ok(!seen.slice(1).includes(""), JSON.stringify(seen));
+      await page.keyboard.press("Escape");
+    } finally {
+      emu.clearFaults();
+    }
+    await closeDialogConfigCancel();
+  });
+
   it("config: stores the deadline as a number", async function () {
     await editConfig();
     await page.fill("#node-config-input-deadline-number", "-2");

@@ -102,8 +102,7 @@ describe("editor: Test connection in the editor's language", function () {
     await page.fill("#node-config-input-baseUrl", await closedUrl());
     await page.evaluate(() => $("#node-config-input-model-hint").text(""));
     await page.click("#node-config-input-model-pick");
-    // Read where it is found: the URL's change (on the click) refreshes the models again 300 ms later, and
-    // that refresh empties the hint before it shows the same failure.
+    // Read where it is found, in the wait itself: the hint is rewritten while the list is asked for.
     const found = await page.waitForFunction(() => {
       const hint = $("#node-config-input-model-hint").text();
       return /无法查询服务器/.test(hint) ? hint : false;
