@@ -224,7 +224,6 @@ describe("editor dialogs in chromium", function () {
       }, url);
       await page.waitForSelector(".dbgpt-picker-menu li a", { state: "visible", timeout: 5000 });
       assert.deepEqual(await menuOptions(), LLM_MODELS);
-      await page.waitForTimeout(400);
       // Asked once for the new URL, and the hint went from "loading" to the count without being emptied.
       assert.deepEqual(
         asked.filter((baseUrl) => baseUrl === url),
