@@ -100,7 +100,8 @@ describe("editor dialogs in chromium", function () {
     if (this.currentTest.state === "failed" && page) {
       await screenshotFailure(page, "dialog", this.currentTest.title);
     }
-    assert.deepEqual(pageErrors.splice(0), [], "no errors in the page");
+    const errors = pageErrors.splice(0);
+    assert.deepEqual(errors, [], `no errors in the page: ${JSON.stringify(errors)}`);
   });
 
   async function openEditor(locale) {

@@ -43,7 +43,8 @@ describe("editor: Test connection in the editor's language", function () {
   afterEach(async function () {
     if (this.currentTest.state === "failed" && page)
       await screenshotFailure(page, "i18n-admin", this.currentTest.title);
-    assert.deepEqual(pageErrors.splice(0), [], "no errors in the page");
+    const errors = pageErrors.splice(0);
+    assert.deepEqual(errors, [], `no errors in the page: ${JSON.stringify(errors)}`);
   });
 
   async function openEditor(locale) {

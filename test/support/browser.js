@@ -59,7 +59,13 @@ async function launchChromium({ locale, viewport, profilePrefix = "dbgpt-chromiu
   }
   const page = context.pages()[0] || (await context.newPage());
   page.setDefaultTimeout(UI_MS);
-  page.on("pageerror", (err) => pageErrors.push(err.message));
+  page.on("pageerror", (err) => {
+    pageErrors.push(err.message);
+    // The stack goes to the log: a test asserts on the messages, and its failure names only those.
+    process.stdout.write(
+      `\n  page error (chromium, ${locale || "default locale"}): ${err.stack || err.message}\n`,
+    );
+  });
   return {
     context,
     page,
