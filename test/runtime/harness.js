@@ -44,7 +44,8 @@ const MOSQUITTO_APT = "apt-get install -y mosquitto";
  * Node-RED in a child process with the packed package installed in a fresh user dir (a temporary
  * directory unless `userDir` is given; removed by stop() when it was created here).
  * `credentials` maps node id -> credentials. `settings` is merged into the base settings (objects key
- * by key). `env` is added to the child's environment. `lang` sets Node-RED's runtime language.
+ * by key). `env` is added to the child's environment. `lang` sets Node-RED's runtime language. The
+ * editor's tips are off (hideEditorTips).
  */
 async function startNodeRed({ flows = [], credentials, settings, env, lang, userDir } = {}) {
   const template = await installedTemplate();
