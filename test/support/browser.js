@@ -8,7 +8,10 @@
  *                                     close() }
  *   screenshot(target, name)          a page or locator as test-artifacts/<name>
  *   screenshotFailure(page, label, title)   best effort, test-artifacts/failed-<label>-<title>.png
+ *   itWithoutPageErrors(pageErrors)   it() that also fails on an uncaught page error (for suites that share
+ *                                     one page)
  */
+const assert = require("node:assert/strict");
 const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
@@ -75,6 +78,29 @@ async function launchChromium({ locale, viewport, profilePrefix = "dbgpt-chromiu
       removeProfile();
     },
   };
+}
+
+/**
+ * For a suite whose tests share one page: an it() whose test also fails when the page threw an uncaught
+ * error since the previous test (the errors in `pageErrors`, which it empties; those of the suite's
+ * before() count for its first test). Checked in the test and not in an afterEach hook, because a hook
+ * that fails makes mocha skip the rest of the suite.
+ */
+function itWithoutPageErrors(pageErrors) {
+  return (title, fn) =>
+    it(title, async function () {
+      try {
+        await fn.call(this);
+      } catch (err) {
+        const errors = pageErrors.splice(0);
+        if (errors.length > 0 && err instanceof Error) {
+          err.message += `\n(and errors in the page: ${JSON.stringify(errors)})`;
+        }
+        throw err;
+      }
+      const errors = pageErrors.splice(0);
+      assert.deepEqual(errors, [], `no errors in the page: ${JSON.stringify(errors)}`);
+    });
 }
 
 /** A file name for a test title: "Shows the palette (en)" -> "shows-the-palette-en.png". */
@@ -154,6 +180,7 @@ module.exports = {
   launchChromium,
   screenshot,
   screenshotFailure,
+  itWithoutPageErrors,
   dragFromPalette,
   openEditor,
 };
