@@ -19,6 +19,7 @@ const {
   dragFromPalette,
 } = require("../support/browser");
 const { configNode, chatNode } = require("../support/flow-format");
+const { delay } = require("../support/wait");
 const { LOCALES_DIR, nodeCatalog, nodeStrings } = require("../support/locales");
 
 const PKG = require(path.join(ROOT, "package.json"));
@@ -246,7 +247,7 @@ describe("editor in chromium", function () {
       page.route(
         (url) => url.pathname.endsWith("/red/keymap.json"),
         async (route) => {
-          await new Promise((resolve) => setTimeout(resolve, 1500));
+          await delay(1500);
           await route.continue();
         },
       ),
